@@ -1,0 +1,45 @@
+/** Renders a model's own chat template (tokenizer.chat_template) with a real Jinja engine. */
+
+import { Template } from "@huggingface/jinja";
+import { InvalidRequestError } from "../errors.ts";
+
+export interface ChatMessage {
+  role: "system" | "user" | "assistant" | "tool";
+  /** text, or content parts as the template expects them ({type: "text"|"image", ...}) */
+  content: string | Array<Record<string, unknown>> | null;
+  reasoning_content?: string;
+  tool_calls?: unknown[];
+  name?: string;
+  tool_call_id?: string;
+}
+
+export interface RenderOptions {
+  addGenerationPrompt?: boolean;
+  /** Qwen3.5 templates: false renders an empty think block (Instruct checkpoints) */
+  enableThinking?: boolean;
+  tools?: unknown[];
+  /** extra variables for the template (chat_template_kwargs) */
+  extra?: Record<string, unknown>;
+}
+
+const cache = new Map<string, Template>();
+
+export function renderChat(templateSource: string, messages: ChatMessage[], o: RenderOptions = {}): string {
+  let template = cache.get(templateSource);
+  if (!template) {
+    template = new Template(templateSource);
+    cache.set(templateSource, template);
+  }
+  try {
+    return template.render({
+      messages,
+      add_generation_prompt: o.addGenerationPrompt ?? true,
+      enable_thinking: o.enableThinking ?? false,
+      ...(o.tools?.length ? { tools: o.tools } : {}),
+      ...o.extra,
+    });
+  } catch (e) {
+    // templates reject bad conversations with raise_exception(...)
+    throw new InvalidRequestError(`chat template: ${(e as Error).message}`, "messages");
+  }
+}

@@ -1,0 +1,43 @@
+/** Typed errors. Each names what failed so callers (CLI, HTTP) can report it plainly. */
+
+export type GgufErrorCode =
+  | "not_gguf"
+  | "truncated"
+  | "unsupported_version"
+  | "wrong_architecture"
+  | "bad_metadata"
+  | "split_missing"
+  | "split_duplicate"
+  | "split_mismatch";
+
+/** A model file that cannot be used, found before any byte reaches the engine. */
+export class GgufError extends Error {
+  override name = "GgufError";
+  constructor(readonly code: GgufErrorCode, readonly file: string, message: string) {
+    super(`${file}: ${message}`);
+  }
+}
+
+/** The engine refused or failed an operation (bad model data, out of memory, bad grammar...). */
+export class EngineError extends Error {
+  override name = "EngineError";
+  constructor(message: string, readonly code = "engine_error") {
+    super(message);
+  }
+}
+
+/** A caller asked for something the engine cannot do with the given arguments. */
+export class InvalidRequestError extends Error {
+  override name = "InvalidRequestError";
+  constructor(message: string, readonly param?: string) {
+    super(message);
+  }
+}
+
+/** The operation was cancelled through its AbortSignal. */
+export class AbortError extends Error {
+  override name = "AbortError";
+  constructor(message = "aborted") {
+    super(message);
+  }
+}

@@ -1,0 +1,217 @@
+/** Reads a GGUF header (metadata and tensor infos) from any random-access byte source. */
+
+import { GgufError } from "../errors.ts";
+import { alignUp, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, SUPPORTED_VERSIONS, tensorBytes, ValueType } from "./format.ts";
+
+/** Random access to a file's bytes; implemented per runtime (see platform/). */
+export interface ByteSource {
+  readonly name: string;
+  readonly size: number;
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+export type GgufValue = number | bigint | boolean | string | GgufValue[];
+
+export interface TensorInfo {
+  name: string;
+  /** ggml order: shape[0] is the contiguous axis */
+  shape: number[];
+  type: number;
+  /** offset inside the data section */
+  offset: number;
+}
+
+export interface GgufHeader {
+  version: number;
+  metadata: Map<string, GgufValue>;
+  /** types of metadata values, needed to write them back unchanged */
+  metadataTypes: Map<string, { type: ValueType; itemType?: ValueType }>;
+  tensors: TensorInfo[];
+  alignment: number;
+  /** absolute offset of the tensor data section */
+  dataOffset: number;
+  /** bytes the tensor data needs (end of the last tensor) */
+  dataSize: number;
+}
+
+const CHUNK = 1 << 20;
+const decoder = new TextDecoder("utf-8", { fatal: false });
+
+/** A forward cursor that refills from the source in large chunks. */
+class Cursor {
+  private buf: Uint8Array = new Uint8Array(0);
+  private view = new DataView(this.buf.buffer);
+  private start = 0; // file offset of buf[0]
+  pos = 0; // file offset of the next byte
+
+  constructor(private src: ByteSource) {}
+
+  get available(): number {
+    return this.start + this.buf.length - this.pos;
+  }
+
+  async need(n: number): Promise<void> {
+    if (this.available >= n) return;
+    if (this.pos + n > this.src.size) {
+      throw new GgufError("truncated", this.src.name, `file is truncated (header needs byte ${this.pos + n}, file has ${this.src.size})`);
+    }
+    const len = Math.min(Math.max(n, CHUNK), this.src.size - this.pos);
+    this.buf = await this.src.read(this.pos, len);
+    if (this.buf.length < n) throw new GgufError("truncated", this.src.name, "file is truncated");
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    this.start = this.pos;
+  }
+
+  private at(n: number): number {
+    const i = this.pos - this.start;
+    this.pos += n;
+    return i;
+  }
+  u8() { return this.view.getUint8(this.at(1)); }
+  i8() { return this.view.getInt8(this.at(1)); }
+  u16() { return this.view.getUint16(this.at(2), true); }
+  i16() { return this.view.getInt16(this.at(2), true); }
+  u32() { return this.view.getUint32(this.at(4), true); }
+  i32() { return this.view.getInt32(this.at(4), true); }
+  f32() { return this.view.getFloat32(this.at(4), true); }
+  f64() { return this.view.getFloat64(this.at(8), true); }
+  u64() { return this.view.getBigUint64(this.at(8), true); }
+  i64() { return this.view.getBigInt64(this.at(8), true); }
+  bytes(n: number) {
+    const i = this.at(n);
+    return this.buf.subarray(i, i + n);
+  }
+}
+
+const SCALAR_SIZE: Partial<Record<ValueType, number>> = {
+  [ValueType.UINT8]: 1, [ValueType.INT8]: 1, [ValueType.BOOL]: 1,
+  [ValueType.UINT16]: 2, [ValueType.INT16]: 2,
+  [ValueType.UINT32]: 4, [ValueType.INT32]: 4, [ValueType.FLOAT32]: 4,
+  [ValueType.UINT64]: 8, [ValueType.INT64]: 8, [ValueType.FLOAT64]: 8,
+};
+
+/** Counts above this are not a real header: refuse rather than allocate. */
+const MAX_COUNT = 1 << 28;
+
+export async function readGgufHeader(src: ByteSource): Promise<GgufHeader> {
+  const c = new Cursor(src);
+  const bad = (msg: string) => new GgufError("bad_metadata", src.name, msg);
+
+  if (src.size < 4) throw new GgufError("not_gguf", src.name, "not a GGUF file (too short)");
+  await c.need(4);
+  if (c.u32() !== GGUF_MAGIC) throw new GgufError("not_gguf", src.name, "not a GGUF file (bad magic)");
+  await c.need(20);
+  const version = c.u32();
+  if (!SUPPORTED_VERSIONS.includes(version)) {
+    throw new GgufError("unsupported_version", src.name, `unsupported GGUF version ${version} (supported: ${SUPPORTED_VERSIONS.join(", ")})`);
+  }
+  const nTensors = Number(c.u64());
+  const nKv = Number(c.u64());
+  if (nTensors > MAX_COUNT || nKv > MAX_COUNT) throw bad("implausible tensor or metadata count");
+
+  const str = async (): Promise<string> => {
+    await c.need(8);
+    const len = Number(c.u64());
+    if (len > MAX_COUNT) throw bad("implausible string length");
+    await c.need(len);
+    return decoder.decode(c.bytes(len));
+  };
+
+  const scalar = (t: ValueType): GgufValue => {
+    switch (t) {
+      case ValueType.UINT8: return c.u8();
+      case ValueType.INT8: return c.i8();
+      case ValueType.UINT16: return c.u16();
+      case ValueType.INT16: return c.i16();
+      case ValueType.UINT32: return c.u32();
+      case ValueType.INT32: return c.i32();
+      case ValueType.FLOAT32: return c.f32();
+      case ValueType.FLOAT64: return c.f64();
+      case ValueType.BOOL: return c.u8() !== 0;
+      case ValueType.UINT64: return c.u64();
+      case ValueType.INT64: return c.i64();
+      default: throw bad(`unknown metadata value type ${t}`);
+    }
+  };
+
+  const value = async (t: ValueType): Promise<GgufValue> => {
+    if (t === ValueType.STRING) return await str();
+    if (t === ValueType.ARRAY) throw bad("nested arrays are not supported");
+    const size = SCALAR_SIZE[t];
+    if (size === undefined) throw bad(`unknown metadata value type ${t}`);
+    await c.need(size);
+    return scalar(t);
+  };
+
+  const metadata = new Map<string, GgufValue>();
+  const metadataTypes = new Map<string, { type: ValueType; itemType?: ValueType }>();
+  for (let i = 0; i < nKv; i++) {
+    const key = await str();
+    await c.need(4);
+    const type = c.u32() as ValueType;
+    if (type === ValueType.ARRAY) {
+      await c.need(12);
+      const itemType = c.u32() as ValueType;
+      const n = Number(c.u64());
+      if (n > MAX_COUNT) throw bad(`implausible array length for ${key}`);
+      const items: GgufValue[] = new Array(n);
+      const size = SCALAR_SIZE[itemType];
+      if (size !== undefined) {
+        await c.need(n * size);
+        for (let j = 0; j < n; j++) items[j] = scalar(itemType);
+      } else {
+        for (let j = 0; j < n; j++) items[j] = await value(itemType);
+      }
+      metadata.set(key, items);
+      metadataTypes.set(key, { type, itemType });
+    } else {
+      metadata.set(key, await value(type));
+      metadataTypes.set(key, { type });
+    }
+  }
+
+  const tensors: TensorInfo[] = [];
+  for (let i = 0; i < nTensors; i++) {
+    const name = await str();
+    await c.need(4);
+    const nDims = c.u32();
+    if (nDims > 4) throw bad(`tensor ${name} has ${nDims} dimensions`);
+    await c.need(nDims * 8 + 12);
+    const shape: number[] = [];
+    for (let d = 0; d < nDims; d++) shape.push(Number(c.u64()));
+    const type = c.u32();
+    const offset = Number(c.u64());
+    tensors.push({ name, shape, type, offset });
+  }
+
+  const alignment = Number(metadata.get("general.alignment") ?? GGUF_DEFAULT_ALIGNMENT);
+  const dataOffset = alignUp(c.pos, alignment);
+  let dataSize = 0;
+  for (const t of tensors) {
+    const bytes = tensorBytes(t.type, t.shape);
+    if (bytes === undefined) throw bad(`tensor ${t.name} has unsupported type ${t.type} or shape [${t.shape}]`);
+    dataSize = Math.max(dataSize, t.offset + bytes);
+  }
+  if (tensors.length > 0 && dataOffset + dataSize > src.size) {
+    throw new GgufError(
+      "truncated",
+      src.name,
+      `file is truncated: tensor data needs ${dataOffset + dataSize} bytes, file has ${src.size}`,
+    );
+  }
+  return { version, metadata, metadataTypes, tensors, alignment, dataOffset, dataSize };
+}
+
+/** Typed metadata access with a clear error naming the file and key. */
+export function metaString(h: GgufHeader, file: string, key: string): string {
+  const v = h.metadata.get(key);
+  if (typeof v !== "string") throw new GgufError("bad_metadata", file, `missing or non-string metadata key ${key}`);
+  return v;
+}
+
+export function metaNumber(h: GgufHeader, key: string): number | undefined {
+  const v = h.metadata.get(key);
+  if (typeof v === "number") return v;
+  if (typeof v === "bigint") return Number(v);
+  return undefined;
+}

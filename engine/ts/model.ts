@@ -1,0 +1,153 @@
+/** A loaded language model: validation, tokens, contexts. */
+
+import type { Engine } from "./engine.ts";
+import { EngineError, InvalidRequestError } from "./errors.ts";
+import { openModelFiles } from "./gguf/model-files.ts";
+import { isServerRuntime, openFile } from "./platform.ts";
+import { Detokenizer, Vocabulary } from "./vocab.ts";
+
+export interface ModelInfo {
+  nVocab: number;
+  nEmbd: number;
+  nCtxTrain: number;
+  sizeBytes: number;
+  name?: string;
+  chatTemplate?: string;
+  /** the files loaded, in order (one, or every shard of a split set) */
+  files: string[];
+}
+
+export interface ContextOptions {
+  /** tokens of context shared by all sequences (default 4096, at most the training context) */
+  contextSize?: number;
+  /** tokens decoded per call (default 512) */
+  batchSize?: number;
+  /** sequences decoded together (default 1) */
+  sequences?: number;
+}
+
+export type ModelSource = string | Blob;
+
+function basename(p: string): string {
+  return p.slice(p.lastIndexOf("/") + 1);
+}
+
+export class Model {
+  private constructor(
+    readonly engine: Engine,
+    readonly handle: number,
+    readonly info: ModelInfo,
+    readonly vocab: Vocabulary,
+  ) {}
+
+  /**
+   * Loads a language model: a path (the first shard of a split set loads the whole set) on
+   * Deno/Bun/Node, or Blobs/Files (all shards, in order) anywhere. Paths are validated first,
+   * so a bad file gives a GgufError naming it.
+   */
+  static async load(engine: Engine, source: ModelSource | ModelSource[]): Promise<Model> {
+    const sources = Array.isArray(source) ? source : [source];
+    let files: { name: string; file: string | Blob }[];
+    if (sources.length === 1 && typeof sources[0] === "string") {
+      if (!isServerRuntime) throw new InvalidRequestError("loading by path needs Deno, Bun or Node.js; pass a Blob");
+      const set = await openModelFiles(sources[0], "llm", openFile);
+      files = set.paths.map((p) => ({ name: basename(p), file: p }));
+    } else {
+      files = sources.map((s, i) => ({
+        name: typeof s === "string" ? basename(s) : (s as File).name ?? `part-${i}.gguf`,
+        file: s,
+      }));
+    }
+    const r = await engine.call("loadModel", files);
+    const info: ModelInfo = {
+      ...r.info,
+      name: r.name,
+      chatTemplate: r.chatTemplate,
+      files: files.map((f) => (typeof f.file === "string" ? f.file : f.name)),
+    };
+    return new Model(engine, r.model, info, new Vocabulary(r.vocab));
+  }
+
+  async tokenize(text: string, options: { addSpecial?: boolean; parseSpecial?: boolean } = {}): Promise<Int32Array> {
+    return await this.engine.call("tokenize", this.handle, text, options.addSpecial ?? false, options.parseSpecial ?? true);
+  }
+
+  /** Text of tokens; control tokens (e.g. <|im_end|>) only when `special`. */
+  detokenize(tokens: ArrayLike<number>, options: { special?: boolean } = {}): string {
+    const d = new Detokenizer(this.vocab, options.special);
+    let s = "";
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i];
+      if (!Number.isInteger(t) || t < 0 || t >= this.vocab.size) {
+        throw new InvalidRequestError(`token id ${t} is outside the vocabulary (0..${this.vocab.size - 1})`);
+      }
+      s += d.push(t);
+    }
+    return s + d.flush();
+  }
+
+  async createContext(options: ContextOptions = {}): Promise<Context> {
+    const nCtx = Math.min(options.contextSize ?? 4096, this.info.nCtxTrain);
+    const nBatch = Math.min(options.batchSize ?? 512, nCtx);
+    const sequences = options.sequences ?? 1;
+    if (nCtx < 16) throw new InvalidRequestError("contextSize must be at least 16", "contextSize");
+    if (sequences < 1 || sequences > 64) throw new InvalidRequestError("sequences must be 1..64", "sequences");
+    const r = await this.engine.call("newContext", this.handle, {
+      nCtx,
+      nBatch,
+      nUbatch: nBatch,
+      nSeqMax: sequences,
+      threads: this.engine.threads,
+    });
+    return new Context(this, r.ctx, r.nCtx, nBatch, sequences);
+  }
+
+  async close(): Promise<void> {
+    await this.engine.call("freeModel", this.handle);
+  }
+}
+
+/** A llama.cpp context: KV/recurrent memory for `sequences` independent sequences. */
+export class Context {
+  constructor(
+    readonly model: Model,
+    readonly handle: number,
+    readonly size: number,
+    readonly batchSize: number,
+    readonly sequences: number,
+  ) {}
+
+  async clearSequence(seq: number): Promise<void> {
+    const ok = await this.model.engine.call("seqRm", this.handle, seq, -1, -1);
+    if (!ok) throw new EngineError(`could not clear sequence ${seq}`);
+  }
+
+  /** Decodes `tokens` on a fresh sequence and returns the logits after the last one. */
+  async evaluate(tokens: ArrayLike<number>, seq = 0): Promise<Float32Array> {
+    if (tokens.length === 0 || tokens.length >= this.size) {
+      throw new InvalidRequestError(`evaluate needs 1..${this.size - 1} tokens`, "tokens");
+    }
+    await this.clearSequence(seq);
+    const all = Int32Array.from(tokens);
+    let logits: Float32Array | null = null;
+    for (let start = 0; start < all.length; start += this.batchSize) {
+      const chunk = all.slice(start, start + this.batchSize);
+      const last = start + chunk.length === all.length;
+      const r = await this.model.engine.call("step", this.handle, this.model.handle, {
+        tokens: chunk,
+        pos: Int32Array.from(chunk, (_, i) => start + i),
+        seqIds: new Int32Array(chunk.length).fill(seq),
+        outputs: last ? [chunk.length - 1] : [],
+        samplers: [0],
+        wantLogits: [true],
+      });
+      if (r.code !== 0) throw new EngineError(`decode failed with code ${r.code}`, "decode_failed");
+      if (last) logits = r.logits[0];
+    }
+    return logits!;
+  }
+
+  async close(): Promise<void> {
+    await this.model.engine.call("freeContext", this.handle);
+  }
+}

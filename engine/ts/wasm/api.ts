@@ -1,0 +1,258 @@
+/**
+ * Typed access to the glue's mce_* exports (engine/wasm/glue.cpp) and the wasm heap.
+ * Used only inside the engine worker; pointers never leave it.
+ */
+
+import { EngineError } from "../errors.ts";
+import type { SyncReader } from "../platform.ts";
+import type { EmModule } from "./module.ts";
+import { createSourceFs } from "./source-fs.ts";
+
+export type Ptr = number;
+
+export interface SamplerParams {
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  penaltyLastN: number;
+  repeatPenalty: number;
+  frequencyPenalty: number;
+  presencePenalty: number;
+  seed: number;
+  grammar?: string;
+  grammarRoot?: string;
+}
+
+const encoder = new TextEncoder();
+
+export class WasmApi {
+  private mounts = 0;
+  constructor(readonly m: EmModule) {}
+
+  // ---- heap helpers ----
+  private get u8() {
+    return new Uint8Array(this.m.wasmMemory.buffer);
+  }
+  private alloc(bytes: number): Ptr {
+    const p = this.m._malloc(Math.max(1, bytes)) >>> 0; // pointers above 2 GiB come back negative
+    if (!p) throw new EngineError(`out of wasm memory allocating ${bytes} bytes`, "out_of_memory");
+    return p;
+  }
+  private withBytes<T>(bytes: Uint8Array, f: (p: Ptr) => T): T {
+    const p = this.alloc(bytes.length + 1);
+    try {
+      this.u8.set(bytes, p);
+      this.u8[p + bytes.length] = 0;
+      return f(p);
+    } finally {
+      this.m._free(p);
+    }
+  }
+  private withString<T>(s: string, f: (p: Ptr, len: number) => T): T {
+    const b = encoder.encode(s);
+    return this.withBytes(b, (p) => f(p, b.length));
+  }
+  private withI32<T>(values: ArrayLike<number>, f: (p: Ptr) => T): T {
+    const p = this.alloc(values.length * 4);
+    try {
+      new Int32Array(this.m.wasmMemory.buffer, p, values.length).set(values);
+      return f(p);
+    } finally {
+      this.m._free(p);
+    }
+  }
+  lastError(fallback: string): string {
+    const msg = (this.m.UTF8ToString(this.m._mce_last_error()) as string).trim();
+    return msg || fallback;
+  }
+
+  init(logLevel: number) {
+    this.m._mce_init(logLevel);
+  }
+
+  // ---- files ----
+  /** Mounts host files (read on demand) and returns their paths inside the wasm FS. */
+  mount(files: Record<string, SyncReader>): { dir: string; paths: string[] } {
+    const dir = `/m${this.mounts++}`;
+    this.m.FS.mkdir(dir);
+    this.m.FS.mount(createSourceFs(this.m.FS), { files }, dir);
+    return { dir, paths: Object.keys(files).map((n) => `${dir}/${n}`) };
+  }
+  unmount(dir: string) {
+    this.m.FS.unmount(dir);
+    this.m.FS.rmdir(dir);
+  }
+
+  // ---- model ----
+  modelLoad(paths: string[]): Ptr {
+    const ptrs = paths.map((p) => {
+      const b = encoder.encode(p);
+      const q = this.alloc(b.length + 1);
+      this.u8.set(b, q);
+      this.u8[q + b.length] = 0;
+      return q;
+    });
+    try {
+      return this.withI32(ptrs, (arr) => this.m._mce_model_load(arr, paths.length) >>> 0);
+    } finally {
+      ptrs.forEach((p) => this.m._free(p));
+    }
+  }
+  modelFree(model: Ptr) {
+    this.m._mce_model_free(model);
+  }
+  modelInfo(model: Ptr) {
+    return {
+      nVocab: this.m._mce_model_n_vocab(model) as number,
+      nEmbd: this.m._mce_model_n_embd(model) as number,
+      nCtxTrain: this.m._mce_model_n_ctx_train(model) as number,
+      sizeBytes: this.m._mce_model_size(model) as number,
+    };
+  }
+  modelMeta(model: Ptr, key: string): string | undefined {
+    return this.withString(key, (k) => {
+      const n = this.m._mce_model_meta(model, k, 0, 0) as number;
+      if (n < 0) return undefined;
+      const buf = this.alloc(n + 1);
+      try {
+        this.m._mce_model_meta(model, k, buf, n + 1);
+        return this.m.UTF8ToString(buf, n) as string;
+      } finally {
+        this.m._free(buf);
+      }
+    });
+  }
+
+  /** Every token's bytes (special tokens rendered), packed, plus attributes and the EOG flags. */
+  vocabulary(model: Ptr, nVocab: number) {
+    const cap = 256;
+    const buf = this.alloc(cap);
+    const chunks: Uint8Array[] = [];
+    const offsets = new Uint32Array(nVocab + 1);
+    const attrs = new Int32Array(nVocab);
+    const eog: number[] = [];
+    let total = 0;
+    try {
+      for (let t = 0; t < nVocab; t++) {
+        let n = this.m._mce_token_to_piece(model, t, buf, cap, 1) as number;
+        let bytes: Uint8Array;
+        if (n < 0) {
+          const big = this.alloc(-n);
+          n = this.m._mce_token_to_piece(model, t, big, -n, 1) as number;
+          bytes = this.u8.slice(big, big + n);
+          this.m._free(big);
+        } else {
+          bytes = this.u8.slice(buf, buf + n);
+        }
+        chunks.push(bytes);
+        offsets[t] = total;
+        total += bytes.length;
+        attrs[t] = this.m._mce_token_attr(model, t);
+        if (this.m._mce_token_is_eog(model, t)) eog.push(t);
+      }
+    } finally {
+      this.m._free(buf);
+    }
+    offsets[nVocab] = total;
+    const pieces = new Uint8Array(total);
+    chunks.forEach((c, i) => pieces.set(c, offsets[i]));
+    return { pieces, offsets, attrs, eog };
+  }
+
+  tokenize(model: Ptr, text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array {
+    return this.withString(text, (p, len) => {
+      let cap = len + 16;
+      for (;;) {
+        const out = this.alloc(cap * 4);
+        try {
+          const n = this.m._mce_tokenize(model, p, len, out, cap, addSpecial ? 1 : 0, parseSpecial ? 1 : 0) as number;
+          if (n >= 0) return new Int32Array(this.m.wasmMemory.buffer, out, n).slice();
+          cap = -n;
+        } finally {
+          this.m._free(out);
+        }
+      }
+    });
+  }
+
+  // ---- context ----
+  contextNew(model: Ptr, o: { nCtx: number; nBatch: number; nUbatch: number; nSeqMax: number; threads: number }): Ptr {
+    return this.m._mce_context_new(model, o.nCtx, o.nBatch, o.nUbatch, o.nSeqMax, o.threads) >>> 0;
+  }
+  contextFree(ctx: Ptr) {
+    this.m._mce_context_free(ctx);
+  }
+  contextNCtx(ctx: Ptr): number {
+    return this.m._mce_context_n_ctx(ctx);
+  }
+
+  decode(ctx: Ptr, tokens: Int32Array, pos: Int32Array, seqIds: Int32Array, logits: Uint8Array): number {
+    const n = tokens.length;
+    const p = this.alloc(n * 13);
+    try {
+      const mem = this.m.wasmMemory.buffer;
+      new Int32Array(mem, p, n).set(tokens);
+      new Int32Array(mem, p + 4 * n, n).set(pos);
+      new Int32Array(mem, p + 8 * n, n).set(seqIds);
+      new Uint8Array(mem, p + 12 * n, n).set(logits);
+      return this.m._mce_decode(ctx, n, p, p + 4 * n, p + 8 * n, p + 12 * n);
+    } finally {
+      this.m._free(p);
+    }
+  }
+
+  decodeEmbeddings(ctx: Ptr, embd: Float32Array, nEmbd: number, pos: Int32Array, seqId: number, wantLogits: boolean) {
+    const n = pos.length;
+    const p = this.alloc(embd.length * 4 + n * 4);
+    try {
+      const mem = this.m.wasmMemory.buffer;
+      new Float32Array(mem, p, embd.length).set(embd);
+      new Int32Array(mem, p + embd.length * 4, n).set(pos);
+      if (embd.length !== n * nEmbd) throw new EngineError(`embeddings: expected ${n * nEmbd} floats, got ${embd.length}`);
+      return this.m._mce_decode_embd(ctx, n, p, p + embd.length * 4, seqId, wantLogits ? 1 : 0) as number;
+    } finally {
+      this.m._free(p);
+    }
+  }
+
+  logits(ctx: Ptr, i: number, nVocab: number): Float32Array {
+    const p = (this.m._mce_logits(ctx, i) as number) >>> 0;
+    if (!p) throw new EngineError(`no logits for output ${i}`);
+    return new Float32Array(this.m.wasmMemory.buffer, p, nVocab).slice();
+  }
+
+  memoryClear(ctx: Ptr) {
+    this.m._mce_memory_clear(ctx);
+  }
+  seqRm(ctx: Ptr, seq: number, p0: number, p1: number): boolean {
+    return this.m._mce_seq_rm(ctx, seq, p0, p1) === 1;
+  }
+  seqCp(ctx: Ptr, src: number, dst: number, p0: number, p1: number) {
+    this.m._mce_seq_cp(ctx, src, dst, p0, p1);
+  }
+  seqPosMax(ctx: Ptr, seq: number): number {
+    return this.m._mce_seq_pos_max(ctx, seq);
+  }
+
+  // ---- sampling ----
+  samplerNew(model: Ptr, s: SamplerParams): Ptr {
+    return this.withString(s.grammar ?? "", (g) =>
+      this.withString(s.grammarRoot ?? "root", (r) =>
+        this.m._mce_sampler_new(
+          model, s.temperature, s.topK, s.topP, s.minP, s.penaltyLastN, s.repeatPenalty,
+          s.frequencyPenalty, s.presencePenalty, s.seed >>> 0, g, r,
+        ) >>> 0
+      )
+    );
+  }
+  samplerSample(sampler: Ptr, ctx: Ptr, i: number): number {
+    return this.m._mce_sampler_sample(sampler, ctx, i);
+  }
+  samplerAccept(sampler: Ptr, token: number) {
+    this.m._mce_sampler_accept(sampler, token);
+  }
+  samplerFree(sampler: Ptr) {
+    this.m._mce_sampler_free(sampler);
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * An emscripten file-system mount whose files are read on demand from the host (a local file
+ * or a Blob) straight into the wasm heap, so a model is never held as one JS buffer.
+ * Modelled on emscripten's WORKERFS, with a synchronous reader per file.
+ */
+
+import type { SyncReader } from "../platform.ts";
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
+const ENOENT = 44;
+const EPERM = 63;
+const EIO = 29;
+const EINVAL = 28;
+const SEEK_CUR = 1;
+const SEEK_END = 2;
+
+export function createSourceFs(FS: Any) {
+  const DIR_MODE = S_IFDIR | 0o555;
+  const FILE_MODE = S_IFREG | 0o444;
+  const fs: Any = {
+    mount(mount: Any) {
+      const root = fs.createNode(null, "/", DIR_MODE);
+      for (const [name, reader] of Object.entries(mount.opts.files as Record<string, SyncReader>)) {
+        fs.createNode(root, name, FILE_MODE, reader);
+      }
+      return root;
+    },
+    createNode(parent: Any, name: string, mode: number, reader?: SyncReader) {
+      const node = FS.createNode(parent, name, mode);
+      node.mode = mode;
+      node.node_ops = fs.node_ops;
+      node.stream_ops = fs.stream_ops;
+      node.timestamp = Date.now();
+      node.reader = reader;
+      node.size = reader ? reader.size : 4096;
+      node.contents = reader ? undefined : {};
+      if (parent) parent.contents[name] = node;
+      return node;
+    },
+    node_ops: {
+      getattr(node: Any) {
+        const t = new Date(node.timestamp);
+        return {
+          dev: 1, ino: node.id, mode: node.mode, nlink: 1, uid: 0, gid: 0, rdev: 0, size: node.size,
+          atime: t, mtime: t, ctime: t, blksize: 4096, blocks: Math.ceil(node.size / 4096),
+        };
+      },
+      setattr() {},
+      lookup() {
+        throw new FS.ErrnoError(ENOENT);
+      },
+      mknod() {
+        throw new FS.ErrnoError(EPERM);
+      },
+      rename() {
+        throw new FS.ErrnoError(EPERM);
+      },
+      unlink() {
+        throw new FS.ErrnoError(EPERM);
+      },
+      rmdir() {
+        throw new FS.ErrnoError(EPERM);
+      },
+      readdir(node: Any) {
+        return [".", "..", ...Object.keys(node.contents ?? {})];
+      },
+      symlink() {
+        throw new FS.ErrnoError(EPERM);
+      },
+      readlink() {
+        throw new FS.ErrnoError(EPERM);
+      },
+    },
+    stream_ops: {
+      read(stream: Any, buffer: Uint8Array, offset: number, length: number, position: number) {
+        const node = stream.node;
+        if (position >= node.size) return 0;
+        const n = Math.min(length, node.size - position);
+        try {
+          return node.reader.readInto(buffer.subarray(offset, offset + n), position);
+        } catch {
+          throw new FS.ErrnoError(EIO);
+        }
+      },
+      write() {
+        throw new FS.ErrnoError(EIO);
+      },
+      llseek(stream: Any, offset: number, whence: number) {
+        let position = offset;
+        if (whence === SEEK_CUR) position += stream.position;
+        else if (whence === SEEK_END) position += stream.node.size;
+        if (position < 0) throw new FS.ErrnoError(EINVAL);
+        return position;
+      },
+    },
+  };
+  return fs;
+}

@@ -1,0 +1,181 @@
+/**
+ * The engine worker: owns the wasm module and answers RPCs from engine.ts. Inference blocks
+ * this thread, never the caller's. A trap inside wasm marks the engine dead; the caller sees
+ * EngineError("engine_crashed") and can start a new one.
+ */
+
+import { EngineError } from "./errors.ts";
+import { openSyncReader, parentPort, type SyncReader } from "./platform.ts";
+import type { RpcRequest, RpcResponse } from "./rpc.ts";
+import { transferables } from "./rpc.ts";
+import { type Ptr, type SamplerParams, WasmApi } from "./wasm/api.ts";
+import { instantiate } from "./wasm/module.ts";
+
+export interface ContextOptions {
+  nCtx: number;
+  nBatch: number;
+  nUbatch: number;
+  nSeqMax: number;
+  threads: number;
+}
+
+/** One decode step: a batch, then per-output sampling and/or logits. */
+export interface StepRequest {
+  tokens: Int32Array;
+  pos: Int32Array;
+  seqIds: Int32Array;
+  /** batch indices whose outputs are used */
+  outputs: number[];
+  /** per output: sampler handle to sample with, or 0 */
+  samplers: number[];
+  /** per output: return the logits */
+  wantLogits: boolean[];
+}
+
+export interface StepResult {
+  code: number;
+  tokens: number[];
+  logits: (Float32Array | null)[];
+}
+
+let api: WasmApi | undefined;
+let dead: string | undefined;
+let threadCount = 1;
+const models = new Map<Ptr, { dir: string; readers: SyncReader[]; nVocab: number }>();
+
+function need(): WasmApi {
+  if (dead) throw new EngineError(`engine crashed earlier (${dead}); create a new engine`, "engine_crashed");
+  if (!api) throw new EngineError("engine not initialised");
+  return api;
+}
+
+const methods = {
+  async init(wasmDir: string, threads: number, logLevel: number) {
+    threadCount = threads;
+    const m = await instantiate(new URL(wasmDir), threads, (line) => port.postMessage({ id: -1, log: line }));
+    m.onAbort = (what: unknown) => (dead = String(what));
+    api = new WasmApi(m);
+    api.init(logLevel);
+    return { threads };
+  },
+
+  async loadModel(files: { name: string; file: string | Blob }[]) {
+    const a = need();
+    const readers: Record<string, SyncReader> = {};
+    for (const f of files) readers[f.name] = await openSyncReader(f.file);
+    const { dir, paths } = a.mount(readers);
+    const model = a.modelLoad(paths);
+    if (!model) {
+      Object.values(readers).forEach((r) => r.close());
+      a.unmount(dir);
+      throw new EngineError(`cannot load model: ${a.lastError("unknown error")}`, "load_failed");
+    }
+    const info = a.modelInfo(model);
+    models.set(model, { dir, readers: Object.values(readers), nVocab: info.nVocab });
+    return {
+      model,
+      info,
+      vocab: a.vocabulary(model, info.nVocab),
+      chatTemplate: a.modelMeta(model, "tokenizer.chat_template"),
+      name: a.modelMeta(model, "general.name"),
+    };
+  },
+
+  freeModel(model: Ptr) {
+    const entry = models.get(model);
+    if (!entry) return;
+    const a = need();
+    a.modelFree(model);
+    entry.readers.forEach((r) => r.close());
+    a.unmount(entry.dir);
+    models.delete(model);
+  },
+
+  newContext(model: Ptr, o: ContextOptions) {
+    const a = need();
+    const ctx = a.contextNew(model, { ...o, threads: Math.min(o.threads, threadCount) });
+    if (!ctx) throw new EngineError(`cannot create context: ${a.lastError("unknown error")}`, "context_failed");
+    return { ctx, nCtx: a.contextNCtx(ctx) };
+  },
+
+  freeContext(ctx: Ptr) {
+    need().contextFree(ctx);
+  },
+
+  tokenize(model: Ptr, text: string, addSpecial: boolean, parseSpecial: boolean) {
+    return need().tokenize(model, text, addSpecial, parseSpecial);
+  },
+
+  newSampler(model: Ptr, params: SamplerParams) {
+    const a = need();
+    const s = a.samplerNew(model, params);
+    if (!s) throw new EngineError(`invalid sampler settings: ${a.lastError("bad grammar")}`, "invalid_grammar");
+    return s;
+  },
+
+  freeSampler(s: Ptr) {
+    need().samplerFree(s);
+  },
+
+  acceptTokens(s: Ptr, tokens: Int32Array) {
+    const a = need();
+    for (const t of tokens) a.samplerAccept(s, t);
+  },
+
+  step(ctx: Ptr, model: Ptr, r: StepRequest): StepResult {
+    const a = need();
+    const logitsFlags = new Uint8Array(r.tokens.length);
+    for (const i of r.outputs) logitsFlags[i] = 1;
+    const code = a.decode(ctx, r.tokens, r.pos, r.seqIds, logitsFlags);
+    if (code !== 0) return { code, tokens: [], logits: [] };
+    const nVocab = models.get(model)!.nVocab;
+    const tokens: number[] = [];
+    const logits: (Float32Array | null)[] = [];
+    r.outputs.forEach((idx, k) => {
+      // logits first: sampling may modify them in place
+      logits.push(r.wantLogits[k] ? a.logits(ctx, idx, nVocab) : null);
+      tokens.push(r.samplers[k] ? a.samplerSample(r.samplers[k], ctx, idx) : -1);
+    });
+    return { code, tokens, logits };
+  },
+
+  decodeEmbeddings(ctx: Ptr, model: Ptr, embd: Float32Array, nEmbd: number, pos: Int32Array, seqId: number, want: boolean) {
+    const a = need();
+    const code = a.decodeEmbeddings(ctx, embd, nEmbd, pos, seqId, want);
+    if (code !== 0 || !want) return { code, logits: null };
+    return { code, logits: a.logits(ctx, pos.length - 1, models.get(model)!.nVocab) };
+  },
+
+  seqRm(ctx: Ptr, seq: number, p0: number, p1: number) {
+    return need().seqRm(ctx, seq, p0, p1);
+  },
+  seqCp(ctx: Ptr, src: number, dst: number, p0: number, p1: number) {
+    need().seqCp(ctx, src, dst, p0, p1);
+  },
+  memoryClear(ctx: Ptr) {
+    need().memoryClear(ctx);
+  },
+};
+
+export type WorkerMethods = typeof methods;
+
+const port = await parentPort();
+port.onMessage(async (msg) => {
+  const { id, method, args } = msg as RpcRequest;
+  let res: RpcResponse;
+  try {
+    const fn = (methods as Record<string, (...a: unknown[]) => unknown>)[method];
+    if (!fn) throw new EngineError(`unknown engine method ${method}`);
+    const value = await fn(...args);
+    res = { id, ok: true, value };
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (!(e instanceof EngineError) && (e instanceof WebAssembly.RuntimeError || dead)) {
+      dead ??= err.message;
+      res = { id, ok: false, error: { name: "EngineError", message: `engine crashed: ${err.message}`, code: "engine_crashed" } };
+    } else {
+      res = { id, ok: false, error: { name: err.name ?? "Error", message: err.message ?? String(e), code: err.code } };
+    }
+  }
+  port.postMessage(res, "value" in res ? transferables(res.value) : []);
+});

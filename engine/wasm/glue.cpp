@@ -1,0 +1,285 @@
+// minicpmv-edge: a thin C ABI over llama.cpp for the WASM build.
+// Every function is a plain export (mce_*). Policy (chat, sampling order,
+// batching, scheduling) lives in TypeScript; this file only adapts types.
+
+#include "llama.h"
+#include "ggml-cpu.h"
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#ifdef __EMSCRIPTEN__
+#include <emscripten/emscripten.h>
+#define MCE_EXPORT extern "C" EMSCRIPTEN_KEEPALIVE
+#else
+#define MCE_EXPORT extern "C"
+#endif
+
+namespace {
+
+std::string g_last_error;
+int g_log_level = GGML_LOG_LEVEL_WARN; // messages at or above this level go to stderr
+
+void log_callback(ggml_log_level level, const char * text, void *) {
+    if (level == GGML_LOG_LEVEL_ERROR) {
+        // llama.cpp reports one failure as several lines; keep the first as the reason.
+        if (g_last_error.empty()) g_last_error = text;
+    }
+    if (level != GGML_LOG_LEVEL_CONT && level >= g_log_level) {
+        fputs(text, stderr);
+    }
+}
+
+void set_error(const char * fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    g_last_error = buf;
+}
+
+struct mce_context {
+    llama_context * ctx;
+    ggml_threadpool * pool;
+    llama_batch batch;
+    int32_t batch_capacity;
+};
+
+} // namespace
+
+// ---- process ---------------------------------------------------------------
+
+MCE_EXPORT void mce_init(int log_level) {
+    g_log_level = log_level;
+    llama_log_set(log_callback, nullptr);
+    llama_backend_init();
+}
+
+MCE_EXPORT void mce_set_log_level(int log_level) { g_log_level = log_level; }
+
+// The reason for the most recent failure (empty when none); cleared by mce_clear_error.
+MCE_EXPORT const char * mce_last_error() { return g_last_error.c_str(); }
+MCE_EXPORT void mce_clear_error() { g_last_error.clear(); }
+
+// ---- model -----------------------------------------------------------------
+
+// paths: n_paths NUL-terminated strings; several paths = the shards of one split set, in order.
+MCE_EXPORT llama_model * mce_model_load(const char ** paths, int32_t n_paths) {
+    g_last_error.clear();
+    llama_model_params mp = llama_model_default_params();
+    mp.load_mode = LLAMA_LOAD_MODE_NONE; // no mmap in wasm: tensors are read into the heap
+    mp.lazy_mode = LLAMA_LAZY_MODE_OFF;
+    mp.use_extra_bufts = false;
+    llama_model * model = nullptr;
+    try {
+        model = n_paths == 1 ? llama_model_load_from_file(paths[0], mp)
+                             : llama_model_load_from_splits(paths, (size_t) n_paths, mp);
+    } catch (const std::exception & e) {
+        set_error("%s", e.what());
+        return nullptr;
+    }
+    if (!model && g_last_error.empty()) set_error("failed to load model");
+    return model;
+}
+
+MCE_EXPORT void mce_model_free(llama_model * model) { llama_model_free(model); }
+
+MCE_EXPORT int32_t mce_model_n_vocab(const llama_model * model) {
+    return llama_vocab_n_tokens(llama_model_get_vocab(model));
+}
+MCE_EXPORT int32_t mce_model_n_embd(const llama_model * model) { return llama_model_n_embd(model); }
+MCE_EXPORT int32_t mce_model_n_ctx_train(const llama_model * model) { return llama_model_n_ctx_train(model); }
+MCE_EXPORT double mce_model_size(const llama_model * model) { return (double) llama_model_size(model); }
+
+// Metadata value as a string; returns its length, or -1 when the key is absent.
+MCE_EXPORT int32_t mce_model_meta(const llama_model * model, const char * key, char * buf, int32_t size) {
+    return llama_model_meta_val_str(model, key, buf, (size_t) size);
+}
+
+MCE_EXPORT int32_t mce_token_is_eog(const llama_model * model, llama_token token) {
+    return llama_vocab_is_eog(llama_model_get_vocab(model), token) ? 1 : 0;
+}
+
+MCE_EXPORT int32_t mce_token_attr(const llama_model * model, llama_token token) {
+    return (int32_t) llama_vocab_get_attr(llama_model_get_vocab(model), token);
+}
+
+// ---- tokens ----------------------------------------------------------------
+
+// Returns the number of tokens, or -(needed) when out is too small.
+MCE_EXPORT int32_t mce_tokenize(const llama_model * model, const char * text, int32_t len,
+                                llama_token * out, int32_t capacity, int32_t add_special, int32_t parse_special) {
+    return llama_tokenize(llama_model_get_vocab(model), text, len, out, capacity, add_special != 0, parse_special != 0);
+}
+
+// Bytes of one token (may be part of a UTF-8 sequence). Returns the length or -(needed).
+MCE_EXPORT int32_t mce_token_to_piece(const llama_model * model, llama_token token, char * buf, int32_t size,
+                                      int32_t special) {
+    return llama_token_to_piece(llama_model_get_vocab(model), token, buf, size, 0, special != 0);
+}
+
+// ---- context ---------------------------------------------------------------
+
+MCE_EXPORT mce_context * mce_context_new(llama_model * model, int32_t n_ctx, int32_t n_batch, int32_t n_ubatch,
+                                         int32_t n_seq_max, int32_t n_threads) {
+    g_last_error.clear();
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = (uint32_t) n_ctx;
+    cp.n_batch = (uint32_t) n_batch;
+    cp.n_ubatch = (uint32_t) n_ubatch;
+    cp.n_seq_max = (uint32_t) n_seq_max;
+    cp.n_threads = n_threads;
+    cp.n_threads_batch = n_threads;
+    cp.no_perf = true;
+    llama_context * ctx = nullptr;
+    try {
+        ctx = llama_init_from_model(model, cp);
+    } catch (const std::exception & e) {
+        set_error("%s", e.what());
+    }
+    if (!ctx) {
+        if (g_last_error.empty()) set_error("failed to create context");
+        return nullptr;
+    }
+    // A persistent pool: without it ggml creates and joins threads on every graph.
+    ggml_threadpool_params tpp = ggml_threadpool_params_default(n_threads);
+    ggml_threadpool * pool = n_threads > 1 ? ggml_threadpool_new(&tpp) : nullptr;
+    if (pool) llama_attach_threadpool(ctx, pool, pool);
+    auto * c = new mce_context{ctx, pool, llama_batch_init(n_batch, 0, 1), n_batch};
+    return c;
+}
+
+MCE_EXPORT void mce_context_free(mce_context * c) {
+    if (!c) return;
+    llama_batch_free(c->batch);
+    llama_free(c->ctx);
+    if (c->pool) ggml_threadpool_free(c->pool);
+    delete c;
+}
+
+MCE_EXPORT int32_t mce_context_n_ctx(const mce_context * c) { return (int32_t) llama_n_ctx(c->ctx); }
+
+// Decode n tokens; token i goes to seq_ids[i] at pos[i]; logits[i] != 0 requests its logits.
+// Returns llama_decode's code (0 ok, 1 no KV slot, 2 aborted, <0 error).
+MCE_EXPORT int32_t mce_decode(mce_context * c, int32_t n, const llama_token * tokens, const llama_pos * pos,
+                              const llama_seq_id * seq_ids, const int8_t * logits) {
+    if (n <= 0 || n > c->batch_capacity) {
+        set_error("batch of %d tokens exceeds n_batch %d", n, c->batch_capacity);
+        return -1;
+    }
+    llama_batch & b = c->batch;
+    b.n_tokens = n;
+    for (int32_t i = 0; i < n; i++) {
+        b.token[i] = tokens[i];
+        b.pos[i] = pos[i];
+        b.n_seq_id[i] = 1;
+        b.seq_id[i][0] = seq_ids[i];
+        b.logits[i] = logits[i];
+    }
+    try {
+        return llama_decode(c->ctx, b);
+    } catch (const std::exception & e) {
+        set_error("%s", e.what());
+        return -2;
+    }
+}
+
+// Decode n embedding vectors (n x n_embd floats) of one sequence at positions pos[i];
+// used for image embeddings. Logits only for the last one when want_last_logits.
+MCE_EXPORT int32_t mce_decode_embd(mce_context * c, int32_t n, const float * embd, const llama_pos * pos,
+                                   llama_seq_id seq_id, int32_t want_last_logits) {
+    std::vector<llama_seq_id *> seq_ptrs(n);
+    std::vector<int32_t> n_seq(n, 1);
+    std::vector<int8_t> logits(n, 0);
+    if (want_last_logits && n > 0) logits[n - 1] = 1;
+    for (int32_t i = 0; i < n; i++) seq_ptrs[i] = &seq_id;
+    llama_batch b = {};
+    b.n_tokens = n;
+    b.embd = const_cast<float *>(embd);
+    b.pos = const_cast<llama_pos *>(pos);
+    b.n_seq_id = n_seq.data();
+    b.seq_id = seq_ptrs.data();
+    b.logits = logits.data();
+    try {
+        return llama_decode(c->ctx, b);
+    } catch (const std::exception & e) {
+        set_error("%s", e.what());
+        return -2;
+    }
+}
+
+// Logits of the i-th output of the last decode (i as in the batch), or NULL.
+MCE_EXPORT float * mce_logits(mce_context * c, int32_t i) { return llama_get_logits_ith(c->ctx, i); }
+
+MCE_EXPORT void mce_memory_clear(mce_context * c) { llama_memory_clear(llama_get_memory(c->ctx), true); }
+
+MCE_EXPORT int32_t mce_seq_rm(mce_context * c, llama_seq_id seq, llama_pos p0, llama_pos p1) {
+    return llama_memory_seq_rm(llama_get_memory(c->ctx), seq, p0, p1) ? 1 : 0;
+}
+
+MCE_EXPORT void mce_seq_cp(mce_context * c, llama_seq_id src, llama_seq_id dst, llama_pos p0, llama_pos p1) {
+    llama_memory_seq_cp(llama_get_memory(c->ctx), src, dst, p0, p1);
+}
+
+MCE_EXPORT llama_pos mce_seq_pos_max(mce_context * c, llama_seq_id seq) {
+    return llama_memory_seq_pos_max(llama_get_memory(c->ctx), seq);
+}
+
+// ---- sampling --------------------------------------------------------------
+
+// A sampler chain in llama.cpp's usual order: penalties, grammar, top_k, top_p, min_p, temp, dist.
+// temp <= 0 means greedy. grammar may be NULL or empty. Returns NULL on a bad grammar.
+MCE_EXPORT llama_sampler * mce_sampler_new(const llama_model * model, float temp, int32_t top_k, float top_p,
+                                           float min_p, int32_t penalty_last_n, float penalty_repeat,
+                                           float penalty_freq, float penalty_present, uint32_t seed,
+                                           const char * grammar, const char * grammar_root) {
+    g_last_error.clear();
+    const llama_vocab * vocab = llama_model_get_vocab(model);
+    llama_sampler * chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
+    if (penalty_last_n != 0 && (penalty_repeat != 1.0f || penalty_freq != 0.0f || penalty_present != 0.0f)) {
+        llama_sampler_chain_add(chain, llama_sampler_init_penalties(llama_vocab_n_tokens(vocab), penalty_last_n,
+                                                                    penalty_repeat, penalty_freq, penalty_present));
+    }
+    if (grammar && grammar[0]) {
+        llama_sampler * g = nullptr;
+        try {
+            g = llama_sampler_init_grammar(vocab, grammar, grammar_root && grammar_root[0] ? grammar_root : "root");
+        } catch (const std::exception & e) {
+            set_error("%s", e.what());
+        }
+        if (!g) {
+            if (g_last_error.empty()) set_error("invalid grammar");
+            llama_sampler_free(chain);
+            return nullptr;
+        }
+        llama_sampler_chain_add(chain, g);
+    }
+    if (temp <= 0.0f) {
+        llama_sampler_chain_add(chain, llama_sampler_init_greedy());
+        return chain;
+    }
+    if (top_k > 0) llama_sampler_chain_add(chain, llama_sampler_init_top_k(top_k));
+    if (top_p < 1.0f) llama_sampler_chain_add(chain, llama_sampler_init_top_p(top_p, 1));
+    if (min_p > 0.0f) llama_sampler_chain_add(chain, llama_sampler_init_min_p(min_p, 1));
+    llama_sampler_chain_add(chain, llama_sampler_init_temp(temp));
+    llama_sampler_chain_add(chain, llama_sampler_init_dist(seed));
+    return chain;
+}
+
+// Sample from output i of the last decode; the chosen token is also accepted (penalties, grammar).
+MCE_EXPORT llama_token mce_sampler_sample(llama_sampler * s, mce_context * c, int32_t i) {
+    try {
+        return llama_sampler_sample(s, c->ctx, i);
+    } catch (const std::exception & e) {
+        set_error("%s", e.what());
+        return -1;
+    }
+}
+
+// Feed a token the sampler did not choose (prompt tokens for penalties).
+MCE_EXPORT void mce_sampler_accept(llama_sampler * s, llama_token token) { llama_sampler_accept(s, token); }
+MCE_EXPORT void mce_sampler_free(llama_sampler * s) { llama_sampler_free(s); }

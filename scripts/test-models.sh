@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Writes the tiny test models (single file, 3-shard split set, 16x and 4x mmproj) into the
+# build cache, keyed by the generator's sources; prints the directory.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+ensure_llama_source
+KEY="$(cd "$ROOT" && hash_inputs engine/ts/tiny-model/*.ts engine/ts/gguf/*.ts)"
+OUT="$CACHE_DIR/test-models-$KEY"
+if [ ! -f "$OUT/.done" ]; then
+  log "writing tiny test models to $OUT"
+  rm -rf "$OUT" && mkdir -p "$OUT/split" "$OUT/4x"
+  vocab="$LLAMA_SRC/models/ggml-vocab-qwen35.gguf"
+  cli=(npx bun "$ROOT/cli.ts" tiny-model --vocab "$vocab")
+  "${cli[@]}" --out "$OUT" >&2
+  "${cli[@]}" --out "$OUT/split" --shards 3 >&2
+  "${cli[@]}" --out "$OUT/4x" --mode 4x >&2
+  touch "$OUT/.done"
+fi
+echo "$OUT"

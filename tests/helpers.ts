@@ -1,0 +1,76 @@
+/** Shared test fixtures: test models, the native oracle, running the CLI on each runtime. */
+
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+function env(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run the suite with \`npm test\` (scripts/test.sh)`);
+  return v;
+}
+
+/** Paths of the tiny test models written by scripts/test-models.sh. */
+export function models() {
+  const dir = env("MCE_TEST_MODELS");
+  return {
+    dir,
+    llm: `${dir}/tiny-llm.gguf`,
+    llmSplit: `${dir}/split/tiny-llm-00001-of-00003.gguf`,
+    splitDir: `${dir}/split`,
+    mmproj16x: `${dir}/tiny-mmproj-16x.gguf`,
+    mmproj4x: `${dir}/4x/tiny-mmproj-4x.gguf`,
+  };
+}
+
+export function nativeBin(name: string): string {
+  return `${env("MCE_NATIVE_BIN")}/${name}`;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(cmd: string, args: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d) => (stdout += d));
+    p.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => p.kill("SIGKILL"), options.timeoutMs ?? 120_000);
+    p.on("error", reject);
+    p.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    p.stdin.end(options.input ?? "");
+  });
+}
+
+export type RuntimeName = "deno" | "bun" | "node";
+
+/** The CLI on a given runtime: Deno and Bun run the sources, Node the esbuild bundle. */
+export function cliCommand(runtime: RuntimeName): [string, string[]] {
+  const bin = (n: string) => `${ROOT}/node_modules/.bin/${n}`;
+  switch (runtime) {
+    case "deno": return [bin("deno"), ["run", "-A", `${ROOT}/cli.ts`]];
+    case "bun": return [bin("bun"), [`${ROOT}/cli.ts`]];
+    case "node": return ["node", [`${ROOT}/dist/node/cli.js`]];
+  }
+}
+
+export async function runCli(runtime: RuntimeName, args: string[]): Promise<RunResult> {
+  const [cmd, pre] = cliCommand(runtime);
+  return await run(cmd, [...pre, ...args]);
+}
+
+/** Runs the native oracle (tests/oracle/oracle.cpp). */
+export async function oracle(args: string[]): Promise<{ prompt_tokens: number[]; tokens: number[]; text: string; n_vocab: number }> {
+  const r = await run(nativeBin("oracle"), args);
+  if (r.code !== 0) throw new Error(`oracle failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}

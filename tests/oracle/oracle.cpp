@@ -1,0 +1,118 @@
+// Native reference for the parity tests: runs llama.cpp (built from the same pinned
+// source) directly, with no minicpmv-edge code, and prints JSON.
+//
+//   oracle generate --model FILE --prompt TEXT [--n N] [--threads T] [--ctx N] [--logits-out FILE]
+//
+// Tokenizes the prompt (special tokens parsed, none added), decodes it, writes the logits
+// after the prompt as raw little-endian f32 to --logits-out, then decodes up to N greedy
+// tokens, stopping before an end-of-generation token.
+
+#include "llama.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+static void usage() {
+    fprintf(stderr, "usage: oracle generate --model FILE --prompt TEXT [--n N] [--threads T] [--ctx N] [--logits-out FILE]\n");
+    exit(2);
+}
+
+static void quiet_log(ggml_log_level level, const char * text, void *) {
+    if (level == GGML_LOG_LEVEL_ERROR) fputs(text, stderr);
+}
+
+static void json_string(const std::string & s) {
+    putchar('"');
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
+static void json_tokens(const char * name, const std::vector<llama_token> & toks) {
+    printf("\"%s\":[", name);
+    for (size_t i = 0; i < toks.size(); i++) printf(i ? ",%d" : "%d", toks[i]);
+    printf("]");
+}
+
+int main(int argc, char ** argv) {
+    if (argc < 2 || strcmp(argv[1], "generate") != 0) usage();
+    std::string model_path, prompt, logits_out;
+    int n_predict = 16, n_threads = 2, n_ctx = 1024;
+    for (int i = 2; i < argc; i++) {
+        std::string a = argv[i];
+        if (i + 1 >= argc) usage();
+        if (a == "--model") model_path = argv[++i];
+        else if (a == "--prompt") prompt = argv[++i];
+        else if (a == "--n") n_predict = atoi(argv[++i]);
+        else if (a == "--threads") n_threads = atoi(argv[++i]);
+        else if (a == "--ctx") n_ctx = atoi(argv[++i]);
+        else if (a == "--logits-out") logits_out = argv[++i];
+        else usage();
+    }
+    if (model_path.empty()) usage();
+
+    llama_log_set(quiet_log, nullptr);
+    llama_backend_init();
+    llama_model_params mp = llama_model_default_params();
+    mp.load_mode = LLAMA_LOAD_MODE_NONE;
+    llama_model * model = llama_model_load_from_file(model_path.c_str(), mp);
+    if (!model) { fprintf(stderr, "oracle: cannot load %s\n", model_path.c_str()); return 1; }
+    const llama_vocab * vocab = llama_model_get_vocab(model);
+
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = n_ctx;
+    cp.n_batch = n_ctx;
+    cp.n_ubatch = 512;
+    cp.n_threads = n_threads;
+    cp.n_threads_batch = n_threads;
+    cp.no_perf = true;
+    llama_context * ctx = llama_init_from_model(model, cp);
+    if (!ctx) { fprintf(stderr, "oracle: cannot create context\n"); return 1; }
+
+    std::vector<llama_token> prompt_tokens(prompt.size() + 8);
+    int n = llama_tokenize(vocab, prompt.data(), (int) prompt.size(), prompt_tokens.data(),
+                           (int) prompt_tokens.size(), false, true);
+    if (n < 0) { fprintf(stderr, "oracle: tokenize failed\n"); return 1; }
+    prompt_tokens.resize(n);
+
+    llama_sampler * greedy = llama_sampler_init_greedy();
+    std::vector<llama_token> out;
+    llama_batch batch = llama_batch_get_one(prompt_tokens.data(), (int) prompt_tokens.size());
+    for (int step = 0; step < n_predict; step++) {
+        if (llama_decode(ctx, batch) != 0) { fprintf(stderr, "oracle: decode failed\n"); return 1; }
+        if (step == 0 && !logits_out.empty()) {
+            FILE * f = fopen(logits_out.c_str(), "wb");
+            fwrite(llama_get_logits_ith(ctx, -1), sizeof(float), llama_vocab_n_tokens(vocab), f);
+            fclose(f);
+        }
+        llama_token t = llama_sampler_sample(greedy, ctx, -1);
+        if (llama_vocab_is_eog(vocab, t)) break; // like the engine: the end token is not output
+        out.push_back(t);
+        batch = llama_batch_get_one(&out.back(), 1);
+    }
+
+    std::string text;
+    for (llama_token t : out) {
+        char buf[256];
+        int len = llama_token_to_piece(vocab, t, buf, sizeof buf, 0, false);
+        if (len > 0) text.append(buf, len);
+    }
+    printf("{");
+    json_tokens("prompt_tokens", prompt_tokens);
+    printf(",");
+    json_tokens("tokens", out);
+    printf(",\"text\":");
+    json_string(text);
+    printf(",\"n_vocab\":%d}\n", llama_vocab_n_tokens(vocab));
+
+    llama_sampler_free(greedy);
+    llama_free(ctx);
+    llama_model_free(model);
+    return 0;
+}

@@ -1,0 +1,90 @@
+/**
+ * Correctness oracle: the WASM engine against native llama.cpp built from the same pinned
+ * source (tests/oracle/oracle.cpp), same GGUF. Tokenization and greedy tokens must be equal;
+ * first-step logits must agree within 1e-3, relative to the largest logit magnitude.
+ */
+
+import assert from "node:assert/strict";
+import { readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { after, before, test } from "node:test";
+import { Engine, generate, Model } from "../mod.ts";
+import { models, oracle } from "./helpers.ts";
+
+const PROMPTS = [
+  "Hello world",
+  "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n",
+  "Ünïcödé: 日本語のテキスト、中文，한국어 😀🦙 café naïve",
+  "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n",
+  "<think>\n\n</think>\n\n<tool_call>\n<function=get_weather>",
+  // longer than one 512-token batch
+  "The quick brown fox jumps over the lazy dog. ".repeat(70),
+];
+const N_PREDICT = 16;
+const LOGIT_TOLERANCE = 1e-3;
+
+let engine: Engine;
+let single: Model;
+let split: Model;
+
+before(async () => {
+  engine = await Engine.create({ threads: 2, logLevel: "error" });
+  single = await Model.load(engine, models().llm);
+  split = await Model.load(engine, models().llmSplit);
+});
+after(() => engine.terminate());
+
+async function wasmRun(model: Model, prompt: string) {
+  const ctx = await model.createContext({ contextSize: 1024, batchSize: 512 });
+  try {
+    const promptTokens = await model.tokenize(prompt);
+    const logits = await ctx.evaluate(promptTokens);
+    const r = await generate(ctx, promptTokens, { temperature: 0, maxTokens: N_PREDICT }).result;
+    return { promptTokens: [...promptTokens], tokens: r.tokens, logits };
+  } finally {
+    await ctx.close();
+  }
+}
+
+function maxRelativeError(a: Float32Array, b: Float32Array): number {
+  let scale = 0;
+  let diff = 0;
+  for (let i = 0; i < b.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i]));
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+  }
+  return diff / scale;
+}
+
+for (const [i, prompt] of PROMPTS.entries()) {
+  test(`parity with native llama.cpp: prompt ${i + 1} (${JSON.stringify(prompt.slice(0, 24))}...)`, async () => {
+    const logitsFile = `${tmpdir()}/mce-oracle-logits-${process.pid}-${i}.bin`;
+    const native = await oracle(["generate", "--model", models().llm, "--prompt", prompt, "--n", String(N_PREDICT),
+      "--ctx", "1024", "--threads", "2", "--logits-out", logitsFile]);
+    const nativeLogits = new Float32Array(new Uint8Array(readFileSync(logitsFile)).buffer);
+    rmSync(logitsFile);
+    const wasm = await wasmRun(single, prompt);
+
+    assert.deepEqual(wasm.promptTokens, native.prompt_tokens, "tokenization differs");
+    assert.equal(wasm.logits.length, native.n_vocab);
+    const err = maxRelativeError(wasm.logits, nativeLogits);
+    assert.ok(err <= LOGIT_TOLERANCE, `first-step logits differ: max relative error ${err}`);
+    assert.deepEqual(wasm.tokens, native.tokens, "greedy tokens differ");
+  });
+}
+
+test("split set and single file give identical output", async () => {
+  assert.equal(split.info.files.length, 3);
+  for (const prompt of PROMPTS.slice(0, 3)) {
+    const a = await wasmRun(single, prompt);
+    const b = await wasmRun(split, prompt);
+    assert.deepEqual(b.tokens, a.tokens);
+    assert.deepEqual(b.logits, a.logits);
+  }
+});
+
+test("native llama.cpp loads the split set with the same result", async () => {
+  const a = await oracle(["generate", "--model", models().llm, "--prompt", PROMPTS[0], "--n", "8"]);
+  const b = await oracle(["generate", "--model", models().llmSplit, "--prompt", PROMPTS[0], "--n", "8"]);
+  assert.deepEqual(b.tokens, a.tokens);
+});
