@@ -23,3 +23,5 @@ export {
   type Usage,
 } from "./engine/ts/generate.ts";
 export { type ChatMessage, renderChat, type RenderOptions } from "./engine/ts/chat/template.ts";
+export { type Tile, VisionModel, type VisionInfo } from "./engine/ts/vision/vision-model.ts";
+export { type DownsampleMode, type ImagePlan, type PlanOptions, planImage } from "./engine/ts/vision/plan.ts";

@@ -1,26 +1,34 @@
 /**
- * `cli.ts bench [--threads 1,2] [--prompt 512] [--gen 128] [--reps 2] [--out FILE]`
- * Prefill and decode speed of the WASM engine and of native llama.cpp (llama-bench, same
- * pinned source, same file, same threads) on the real-shape MiniCPM-V 4.6 language model,
- * generated on demand into the build cache. Prints a table with WASM/native ratios and
- * writes the numbers as JSON.
+ * `cli.ts bench [--threads 1,2] [--prompt 512] [--gen 128] [--reps 2] [--only llm,vision] [--out FILE]`
+ * Speed of the WASM engine and of native llama.cpp (same pinned source, same files, same
+ * threads) on the real-shape MiniCPM-V 4.6 pair, generated on demand into the build cache:
+ * prefill and decode (native: llama-bench) and one 448x448 tile through the vision encoder in
+ * 16x and 4x (native: tests/oracle encode). Prints a table with ratios; writes JSON.
  */
 
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { Engine } from "../engine/ts/engine.ts";
 import { Model } from "../engine/ts/model.ts";
+import { VisionModel } from "../engine/ts/vision/vision-model.ts";
+import { Rng } from "../engine/ts/tiny-model/random.ts";
 import { createFileSink, openFile, runtime } from "../engine/ts/platform.ts";
 import { generatePair } from "../engine/ts/tiny-model/generate.ts";
-import { buildCacheDir, defaultVocabPath } from "../cli/paths.ts";
+import { buildCacheDir, defaultVocabPath, projectRoot } from "../cli/paths.ts";
 
 interface Row {
   metric: string;
   threads: number;
   wasm: number;
   native: number;
+  /** "tok/s" (higher is better) or "s" (lower is better) */
+  unit: "tok/s" | "s";
 }
+
+/** WASM speed as a fraction of native speed, whatever the unit. */
+const speedRatio = (r: Row) => (r.unit === "s" ? r.native / r.wasm : r.wasm / r.native);
 
 function sh(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -48,8 +56,7 @@ export async function realShapeModels(): Promise<{ llm: string; mmproj: string }
 }
 
 async function nativeBin(): Promise<string> {
-  const root = new URL("..", import.meta.url).pathname;
-  return (await sh("bash", [`${root}scripts/build-native.sh`])).trim();
+  return (await sh("bash", [`${await projectRoot()}/scripts/build-native.sh`])).trim();
 }
 
 async function nativeSpeed(bin: string, model: string, threads: number, prompt: number, gen: number, reps: number) {
@@ -98,6 +105,50 @@ async function wasmSpeed(model: string, threads: number, prompt: number, gen: nu
   }
 }
 
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function benchTile(size: number) {
+  const rng = new Rng(7);
+  return { width: size, height: size, data: Float32Array.from({ length: size * size * 3 }, () => rng.float() * 2 - 1) };
+}
+
+/** Seconds per tile, median of `reps` after one warm-up encode. */
+async function nativeEncodeTime(bin: string, mmproj: string, threads: number, merge: number, reps: number) {
+  const dir = mkdtempSync(`${tmpdir()}/mce-bench-`);
+  try {
+    const tile = benchTile(448);
+    writeFileSync(`${dir}/tile.f32`, new Uint8Array(tile.data.buffer));
+    const out = await sh(`${bin}/oracle`, ["encode", "--mmproj", mmproj, "--tile", `${dir}/tile.f32`, "--width", "448",
+      "--height", "448", "--merge", String(merge), "--threads", String(threads), "--repeat", String(reps + 1),
+      "--out", `${dir}/embd.f32`]);
+    return median((JSON.parse(out).ms as number[]).slice(1)) / 1000;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function wasmEncodeTime(mmproj: string, threads: number, reps: number) {
+  const engine = await Engine.create({ threads, logLevel: "error" });
+  try {
+    const v = await VisionModel.load(engine, mmproj);
+    const tile = benchTile(448);
+    const result: Record<string, number> = {};
+    for (const mode of ["16x", "4x"] as const) {
+      await v.encodeTile(tile, mode); // warm-up
+      const times: number[] = [];
+      for (let r = 0; r < reps; r++) {
+        const t0 = performance.now();
+        await v.encodeTile(tile, mode);
+        times.push((performance.now() - t0) / 1000);
+      }
+      result[mode] = median(times);
+    }
+    return result;
+  } finally {
+    engine.terminate();
+  }
+}
+
 export async function runBench(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
     args,
@@ -106,26 +157,37 @@ export async function runBench(args: string[]): Promise<number> {
       prompt: { type: "string", default: "512" },
       gen: { type: "string", default: "128" },
       reps: { type: "string", default: "2" },
+      only: { type: "string" },
       out: { type: "string" },
     },
   });
+  const want = (part: string) => !v.only || v.only.split(",").includes(part);
   const threads = v.threads!.split(",").map(Number);
   const [prompt, gen, reps] = [Number(v.prompt), Number(v.gen), Number(v.reps)];
-  const { llm } = await realShapeModels();
+  const { llm, mmproj } = await realShapeModels();
   const bin = await nativeBin();
   const rows: Row[] = [];
   for (const t of threads) {
-    const native = await nativeSpeed(bin, llm, t, prompt, gen, reps);
-    const wasm = await wasmSpeed(llm, t, prompt, gen, reps);
-    rows.push({ metric: `prefill ${prompt} (tok/s)`, threads: t, wasm: wasm.prefill, native: native.prefill });
-    rows.push({ metric: `decode ${gen} (tok/s)`, threads: t, wasm: wasm.decode, native: native.decode });
+    if (want("llm")) {
+      const native = await nativeSpeed(bin, llm, t, prompt, gen, reps);
+      const wasm = await wasmSpeed(llm, t, prompt, gen, reps);
+      rows.push({ metric: `prefill ${prompt}`, unit: "tok/s", threads: t, wasm: wasm.prefill, native: native.prefill });
+      rows.push({ metric: `decode ${gen}`, unit: "tok/s", threads: t, wasm: wasm.decode, native: native.decode });
+    }
+    if (want("vision")) {
+      const wasm = await wasmEncodeTime(mmproj, t, reps);
+      for (const [mode, merge] of [["16x", 4], ["4x", 2]] as const) {
+        const native = await nativeEncodeTime(bin, mmproj, t, merge, reps);
+        rows.push({ metric: `vision encode 448x448 ${mode}`, unit: "s", threads: t, wasm: wasm[mode], native });
+      }
+    }
   }
-  const head = `| metric | threads | WASM (${runtime}) | native | WASM/native |`;
+  const head = `| metric | unit | threads | WASM (${runtime}) | native | WASM speed / native |`;
   const lines = rows.map((r) =>
-    `| ${r.metric} | ${r.threads} | ${r.wasm.toFixed(2)} | ${r.native.toFixed(2)} | ${(r.wasm / r.native).toFixed(2)}x |`
+    `| ${r.metric} | ${r.unit} | ${r.threads} | ${r.wasm.toFixed(2)} | ${r.native.toFixed(2)} | ${speedRatio(r).toFixed(3)}x |`
   );
-  console.log([head, "|---|---|---|---|---|", ...lines].join("\n"));
-  const result = { date: new Date().toISOString(), runtime, model: llm, rows };
+  console.log([head, "|---|---|---|---|---|---|", ...lines].join("\n"));
+  const result = { date: new Date().toISOString(), runtime, models: { llm, mmproj }, rows };
   if (v.out) writeFileSync(v.out, JSON.stringify(result, null, 2));
   return 0;
 }

@@ -1,6 +1,17 @@
 /** Default locations shared by the CLI commands (the build cache of scripts/lib.sh). */
 
+import { fileURLToPath } from "node:url";
 import { nodeFs } from "../engine/ts/platform.ts";
+
+/** The repository root: the nearest parent of this module holding scripts/lib.sh (works in bundles too). */
+export async function projectRoot(): Promise<string> {
+  const fs = await nodeFs();
+  let dir = fileURLToPath(new URL(".", import.meta.url));
+  for (let i = 0; i < 4; i++, dir = `${dir}/..`) {
+    if (fs.existsSync(`${dir}/scripts/lib.sh`)) return fs.realpathSync(dir);
+  }
+  throw new Error("cannot find the minicpmv-edge repository (scripts/lib.sh) above " + import.meta.url);
+}
 
 export function buildCacheDir(): string {
   const env = process.env;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds native llama.cpp from the same pinned source (CPU, cmake) plus our oracle program,
-# the correctness reference for the WASM engine. Cached outside the checkout under a key
-# over every input; prints the directory holding the binaries.
+# Builds native llama.cpp from the same pinned source (CPU, cmake) plus our reference programs
+# (tests/oracle/*.cpp), the correctness oracle for the WASM engine. Two cached stages outside the
+# checkout: the llama.cpp build (keyed by source, patches, flags, compiler, CPU) and the
+# reference programs (keyed by that and their sources). Prints the directory of the binaries.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -14,27 +15,37 @@ CMAKE_ARGS=(
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_UI=OFF
 )
 TARGETS=(llama mtmd llama-bench llama-gguf-split)
-# The key covers what determines the output: sources, patches, flags, toolchain, machine (GGML_NATIVE).
-KEY="$(cd "$ROOT" && hash_inputs tests/oracle/oracle.cpp engine/wasm/patches/*.patch "$LLAMA_COMMIT" \
-  "$(g++ --version | head -1)" "${CMAKE_ARGS[*]}" "${TARGETS[*]}" "$(grep -m1 '^flags' /proc/cpuinfo)")"
-OUT="$CACHE_DIR/native-$KEY"
 
-if [ ! -x "$OUT/bin/oracle" ]; then
-  log "building native llama.cpp (key $KEY); a cold build takes several minutes on 2 cores"
+# ---- stage 1: llama.cpp (GGML_NATIVE: the key includes this CPU's flags) -------------------
+LIBS_KEY="$(cd "$ROOT" && hash_inputs engine/wasm/patches/*.patch "$LLAMA_COMMIT" \
+  "$(g++ --version | sed -n 1p)" "${CMAKE_ARGS[*]}" "${TARGETS[*]}" "$(grep -m1 '^flags' /proc/cpuinfo)")"
+LIBS="$CACHE_DIR/native-libs-$LIBS_KEY"
+if [ ! -f "$LIBS/.done" ]; then
+  log "building native llama.cpp (key $LIBS_KEY); about 8 minutes on 2 cores"
   start=$(date +%s)
-  BUILD="$CACHE_DIR/native-build-$KEY"
-  rm -rf "$BUILD" && mkdir -p "$BUILD"
-  cmake -S "$LLAMA_SRC" -B "$BUILD" "${CMAKE_ARGS[@]}" > "$BUILD/configure.log" 2>&1 \
-    || { tail -30 "$BUILD/configure.log" >&2; die "configure failed"; }
-  cmake --build "$BUILD" -j"$(nproc)" --target "${TARGETS[@]}" > "$BUILD/build.log" 2>&1 \
-    || { grep -E "error" "$BUILD/build.log" | head -30 >&2; die "compile failed"; }
-  libs=$(find "$BUILD" -name '*.a' ! -name 'libcommon.a' | sort)
-  mkdir -p "$BUILD/out/bin"
-  g++ -O2 -std=c++17 -I"$LLAMA_SRC/include" -I"$LLAMA_SRC/ggml/include" -I"$LLAMA_SRC/tools/mtmd" \
-    "$ROOT/tests/oracle/oracle.cpp" -Wl,--start-group $libs -Wl,--end-group -lpthread -ldl \
-    -o "$BUILD/out/bin/oracle" || die "oracle link failed"
-  cp "$BUILD/bin/llama-bench" "$BUILD/bin/llama-gguf-split" "$BUILD/out/bin/"
-  rm -rf "$OUT" && mv "$BUILD/out" "$OUT" && rm -rf "$BUILD"
+  mkdir -p "$LIBS"
+  cmake -S "$LLAMA_SRC" -B "$LIBS" "${CMAKE_ARGS[@]}" > "$LIBS/configure.log" 2>&1 \
+    || { tail -30 "$LIBS/configure.log" >&2; die "configure failed"; }
+  cmake --build "$LIBS" -j"$(nproc)" --target "${TARGETS[@]}" > "$LIBS/build.log" 2>&1 \
+    || { grep -E "error" "$LIBS/build.log" | head -30 >&2; die "compile failed"; }
+  touch "$LIBS/.done"
   log "built in $(( $(date +%s) - start )) s"
+fi
+
+# ---- stage 2: reference programs -----------------------------------------------------------
+KEY="$(cd "$ROOT" && hash_inputs tests/oracle/*.cpp "$LIBS_KEY")"
+OUT="$CACHE_DIR/native-$KEY"
+if [ ! -x "$OUT/bin/resize" ]; then
+  log "compiling the reference programs (key $KEY)"
+  TMP="$OUT.tmp" && rm -rf "$TMP" && mkdir -p "$TMP/bin"
+  libs=$(find "$LIBS" -name '*.a' ! -name 'libllama-common*.a' ! -name 'libcommon.a' | sort)
+  cxx=(g++ -O2 -std=c++17 -I"$LLAMA_SRC/include" -I"$LLAMA_SRC/ggml/include" -I"$LLAMA_SRC/tools/mtmd")
+  "${cxx[@]}" "$ROOT/tests/oracle/oracle.cpp" -Wl,--start-group $libs -Wl,--end-group -lpthread -ldl \
+    -o "$TMP/bin/oracle" || die "oracle link failed"
+  # resize.cpp includes mtmd-image.cpp itself; the archive's copy is then not pulled in
+  "${cxx[@]}" "$ROOT/tests/oracle/resize.cpp" -Wl,--start-group $libs -Wl,--end-group -lpthread -ldl \
+    -o "$TMP/bin/resize" || die "resize harness link failed"
+  cp "$LIBS/bin/llama-bench" "$LIBS/bin/llama-gguf-split" "$TMP/bin/"
+  rm -rf "$OUT" && mv "$TMP" "$OUT"
 fi
 echo "$OUT/bin"

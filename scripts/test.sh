@@ -18,11 +18,11 @@ export MCE_TEST_MODELS
 
 out="$(mktemp)"
 set +e
-npx deno test -A --no-check "${@:-tests/}" 2>&1 | tee "$out"
+NO_COLOR=1 npx deno test -A --no-check "${@:-tests/}" 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 set -e
 # deno's summary: "ok | 12 passed (3 steps) | 0 failed (9s)" or "FAILED | 11 passed | 1 failed"
-summary="$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$out" | tail -1)"
+summary="$(sed 's/\x1b\[[0-9;]*m//g' "$out" | grep -E '^(ok|FAILED) \| [0-9]+ passed' | tail -1 || true)"
 rm -f "$out"
 passed="$(sed -E 's/.*\| ([0-9]+) passed.*/\1/' <<<"$summary")"
 failed="$(sed -E 's/.*\| ([0-9]+) failed.*/\1/' <<<"$summary")"

@@ -74,3 +74,15 @@ export async function oracle(args: string[]): Promise<{ prompt_tokens: number[];
   if (r.code !== 0) throw new Error(`oracle failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
+
+/** max |a - b| over max |b|: differences relative to the reference's scale. */
+export function maxRelativeError(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let scale = 0;
+  let diff = 0;
+  for (let i = 0; i < b.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i]));
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+  }
+  return diff / scale;
+}

@@ -9,7 +9,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { after, before, test } from "node:test";
 import { Engine, generate, Model } from "../mod.ts";
-import { models, oracle } from "./helpers.ts";
+import { maxRelativeError, models, oracle } from "./helpers.ts";
 
 const PROMPTS = [
   "Hello world",
@@ -46,15 +46,6 @@ async function wasmRun(model: Model, prompt: string) {
   }
 }
 
-function maxRelativeError(a: Float32Array, b: Float32Array): number {
-  let scale = 0;
-  let diff = 0;
-  for (let i = 0; i < b.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]));
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-  }
-  return diff / scale;
-}
 
 for (const [i, prompt] of PROMPTS.entries()) {
   test(`parity with native llama.cpp: prompt ${i + 1} (${JSON.stringify(prompt.slice(0, 24))}...)`, async () => {

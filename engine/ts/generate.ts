@@ -29,6 +29,13 @@ export interface GenerateOptions extends SamplingOptions {
   sequence?: number;
 }
 
+/** Token ids, some of whose positions carry embeddings instead (image placeholders). */
+export interface PromptInput {
+  tokens: Int32Array;
+  /** each overwrites positions start .. start + data.length / nEmbd - 1 */
+  embeddings?: { start: number; data: Float32Array }[];
+}
+
 export interface GenerationPiece {
   text: string;
   tokens: number[];
@@ -113,8 +120,56 @@ class StopMatcher {
  * Generates from `prompt` tokens on a fresh sequence. Yields pieces of text as they become
  * final; the returned promise `result` resolves when generation ends.
  */
-export function generate(ctx: Context, prompt: ArrayLike<number>, options: GenerateOptions = {}): Generation {
-  return new Generation(ctx, Int32Array.from(prompt), options);
+export function generate(ctx: Context, prompt: ArrayLike<number> | PromptInput, options: GenerateOptions = {}): Generation {
+  const input = "tokens" in prompt ? prompt as PromptInput : { tokens: Int32Array.from(prompt as ArrayLike<number>) };
+  return new Generation(ctx, input, options);
+}
+
+/** Decodes the prompt on `seq` in batches and samples the first token from its last position. */
+async function prefill(ctx: Context, input: PromptInput, seq: number, sampler: number, checkAbort: () => void) {
+  const engine = ctx.model.engine;
+  const { tokens } = input;
+  const nEmbd = ctx.model.info.nEmbd;
+  const spans = [...(input.embeddings ?? [])].sort((a, b) => a.start - b.start);
+  let next = 0;
+  for (const e of spans) {
+    const n = e.data.length / nEmbd;
+    if (!Number.isInteger(n) || e.start < next || e.start + n > tokens.length) {
+      throw new InvalidRequestError("image embeddings do not fit the prompt's placeholder positions", "prompt");
+    }
+    await decodeTokens(next, e.start, false);
+    for (let i = 0; i < n; i += ctx.batchSize) {
+      checkAbort();
+      const rows = Math.min(ctx.batchSize, n - i);
+      const r = await engine.call("decodeEmbeddings", ctx.handle, ctx.model.handle,
+        e.data.slice(i * nEmbd, (i + rows) * nEmbd), nEmbd,
+        Int32Array.from({ length: rows }, (_, k) => e.start + i + k), seq, false);
+      if (r.code !== 0) throw new EngineError(`decode failed with code ${r.code}`, "decode_failed");
+    }
+    next = e.start + n;
+  }
+  if (next >= tokens.length) throw new InvalidRequestError("the prompt must end with text after its images", "prompt");
+  return await decodeTokens(next, tokens.length, true);
+
+  async function decodeTokens(from: number, to: number, sampleLast: boolean): Promise<number> {
+    let token = -1;
+    for (let start = from; start < to; start += ctx.batchSize) {
+      checkAbort();
+      const chunk = tokens.slice(start, Math.min(to, start + ctx.batchSize));
+      const last = sampleLast && start + chunk.length === to;
+      const r = await engine.call("step", ctx.handle, ctx.model.handle, {
+        tokens: chunk,
+        pos: Int32Array.from(chunk, (_, i) => start + i),
+        seqIds: new Int32Array(chunk.length).fill(seq),
+        outputs: last ? [chunk.length - 1] : [],
+        samplers: last ? [sampler] : [],
+        wantLogits: [false],
+      });
+      if (r.code !== 0) throw new EngineError(`decode failed with code ${r.code}`, "decode_failed");
+      if (last) token = r.tokens[0];
+    }
+    return token;
+  }
 }
 
 export class Generation implements AsyncIterable<GenerationPiece> {
@@ -124,7 +179,7 @@ export class Generation implements AsyncIterable<GenerationPiece> {
   private finished = false;
   private error: unknown;
 
-  constructor(ctx: Context, prompt: Int32Array, options: GenerateOptions) {
+  constructor(ctx: Context, prompt: PromptInput, options: GenerateOptions) {
     this.result = this.run(ctx, prompt, options);
     this.result.then(
       () => this.end(),
@@ -160,7 +215,8 @@ export class Generation implements AsyncIterable<GenerationPiece> {
     }
   }
 
-  private async run(ctx: Context, prompt: Int32Array, o: GenerateOptions): Promise<GenerationResult> {
+  private async run(ctx: Context, input: PromptInput, o: GenerateOptions): Promise<GenerationResult> {
+    const prompt = input.tokens;
     const engine = ctx.model.engine;
     const vocab = ctx.model.vocab;
     const seq = o.sequence ?? 0;
@@ -186,23 +242,7 @@ export class Generation implements AsyncIterable<GenerationPiece> {
     let finishReason: FinishReason = "length";
     try {
       await ctx.clearSequence(seq);
-      // prompt, in batches; the last batch samples the first token
-      let token = -1;
-      for (let start = 0; start < prompt.length; start += ctx.batchSize) {
-        checkAbort();
-        const chunk = prompt.subarray(start, Math.min(prompt.length, start + ctx.batchSize));
-        const last = start + chunk.length === prompt.length;
-        const r = await engine.call("step", ctx.handle, ctx.model.handle, {
-          tokens: chunk.slice(),
-          pos: Int32Array.from(chunk, (_, i) => start + i),
-          seqIds: new Int32Array(chunk.length).fill(seq),
-          outputs: last ? [chunk.length - 1] : [],
-          samplers: last ? [sampler] : [],
-          wantLogits: [false],
-        });
-        if (r.code !== 0) throw new EngineError(`decode failed with code ${r.code}`, "decode_failed");
-        if (last) token = r.tokens[0];
-      }
+      let token = await prefill(ctx, input, seq, sampler, checkAbort);
       t1 = performance.now();
 
       const detok = new Detokenizer(vocab);

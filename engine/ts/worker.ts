@@ -42,6 +42,7 @@ let api: WasmApi | undefined;
 let dead: string | undefined;
 let threadCount = 1;
 const models = new Map<Ptr, { dir: string; readers: SyncReader[]; nVocab: number }>();
+const visions = new Map<Ptr, { dir: string; reader: SyncReader; nEmbd: number }>();
 
 function need(): WasmApi {
   if (dead) throw new EngineError(`engine crashed earlier (${dead}); create a new engine`, "engine_crashed");
@@ -144,6 +145,46 @@ const methods = {
     const code = a.decodeEmbeddings(ctx, embd, nEmbd, pos, seqId, want);
     if (code !== 0 || !want) return { code, logits: null };
     return { code, logits: a.logits(ctx, pos.length - 1, models.get(model)!.nVocab) };
+  },
+
+  async loadVision(file: { name: string; file: string | Blob }) {
+    const a = need();
+    const reader = await openSyncReader(file.file);
+    const { dir, paths } = a.mount({ [file.name]: reader });
+    const v = a.visionLoad(paths[0]);
+    if (!v) {
+      reader.close();
+      a.unmount(dir);
+      throw new EngineError(`cannot load mmproj: ${a.lastError("unknown error")}`, "load_failed");
+    }
+    const info = a.visionInfo(v);
+    visions.set(v, { dir, reader, nEmbd: info.nEmbd });
+    return { vision: v, ...info };
+  },
+
+  freeVision(v: Ptr) {
+    const entry = visions.get(v);
+    if (!entry) return;
+    const a = need();
+    a.visionFree(v);
+    entry.reader.close();
+    a.unmount(entry.dir);
+    visions.delete(v);
+  },
+
+  /** One preprocessed tile (h x w x 3 normalised floats) to n_tokens x n_embd embeddings. */
+  encodeTile(v: Ptr, merge: number, width: number, height: number, rgb: Float32Array) {
+    const a = need();
+    const entry = visions.get(v);
+    if (!entry) throw new EngineError("unknown vision model");
+    const out = a.visionEncode(v, threadCount, merge, width, height, rgb, entry.nEmbd);
+    if (!out) throw new EngineError(`vision encode failed: ${a.lastError("unknown error")}`, "encode_failed");
+    return out;
+  },
+
+  /** Test only: a trap inside wasm, to check the caller survives it. */
+  debugCrash() {
+    need().debugTrap();
   },
 
   seqRm(ctx: Ptr, seq: number, p0: number, p1: number) {

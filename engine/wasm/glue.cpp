@@ -4,6 +4,10 @@
 
 #include "llama.h"
 #include "ggml-cpu.h"
+#include "clip.h"
+#include "clip-impl.h"
+#include "clip-model.h"
+#include "mtmd.h"
 
 #include <cstdarg>
 #include <cstdio>
@@ -56,6 +60,7 @@ struct mce_context {
 MCE_EXPORT void mce_init(int log_level) {
     g_log_level = log_level;
     llama_log_set(log_callback, nullptr);
+    mtmd_log_set(log_callback, nullptr); // clip logs through the same level filter
     llama_backend_init();
 }
 
@@ -106,6 +111,27 @@ MCE_EXPORT int32_t mce_token_is_eog(const llama_model * model, llama_token token
 
 MCE_EXPORT int32_t mce_token_attr(const llama_model * model, llama_token token) {
     return (int32_t) llama_vocab_get_attr(llama_model_get_vocab(model), token);
+}
+
+// Every token's bytes (special tokens rendered) in one call: pieces are packed into buf,
+// offsets[i]..offsets[i+1] delimit token i, attrs[i] is its llama_token_attr.
+// Returns the bytes needed; when that exceeds cap nothing is written to buf.
+MCE_EXPORT int32_t mce_vocab_dump(const llama_model * model, char * buf, int32_t cap, uint32_t * offsets,
+                                  int32_t * attrs) {
+    const llama_vocab * vocab = llama_model_get_vocab(model);
+    const int32_t n = llama_vocab_n_tokens(vocab);
+    char piece[512];
+    int64_t total = 0;
+    for (int32_t t = 0; t < n; t++) {
+        const int32_t len = llama_token_to_piece(vocab, t, piece, sizeof piece, 0, true);
+        const int32_t k = len < 0 ? 0 : len; // pieces longer than 512 bytes do not occur in BPE vocabularies
+        if (buf && total + k <= cap) std::memcpy(buf + total, piece, k);
+        if (offsets) offsets[t] = (uint32_t) total;
+        if (attrs) attrs[t] = (int32_t) llama_vocab_get_attr(vocab, t);
+        total += k;
+    }
+    if (offsets) offsets[n] = (uint32_t) total;
+    return (int32_t) total;
 }
 
 // ---- tokens ----------------------------------------------------------------
@@ -283,3 +309,82 @@ MCE_EXPORT llama_token mce_sampler_sample(llama_sampler * s, mce_context * c, in
 // Feed a token the sampler did not choose (prompt tokens for penalties).
 MCE_EXPORT void mce_sampler_accept(llama_sampler * s, llama_token token) { llama_sampler_accept(s, token); }
 MCE_EXPORT void mce_sampler_free(llama_sampler * s) { llama_sampler_free(s); }
+
+// ---- vision (mmproj) ---------------------------------------------------------
+// The TS pipeline slices, resizes and normalises; here one preprocessed tile is encoded.
+
+struct mce_vision {
+    clip_ctx * ctx;
+    int file_merge; // n_merge written in the file: 4 = 16x (has the vit_merger), 2 = 4x
+};
+
+MCE_EXPORT mce_vision * mce_vision_load(const char * path) {
+    g_last_error.clear();
+    clip_context_params p = {};
+    p.use_gpu = false;
+    p.flash_attn_type = CLIP_FLASH_ATTN_TYPE_AUTO;
+    p.image_min_tokens = -1;
+    p.image_max_tokens = -1;
+    p.warmup = false;
+    clip_init_result r = {};
+    try {
+        r = clip_init(path, p);
+    } catch (const std::exception & e) {
+        set_error("%s", e.what());
+    }
+    if (!r.ctx_v) {
+        if (r.ctx_a) clip_free(r.ctx_a);
+        if (g_last_error.empty()) set_error("failed to load mmproj");
+        return nullptr;
+    }
+    return new mce_vision{r.ctx_v, clip_get_hparams(r.ctx_v)->n_merge};
+}
+
+MCE_EXPORT void mce_vision_free(mce_vision * v) {
+    if (!v) return;
+    clip_free(v->ctx);
+    delete v;
+}
+
+MCE_EXPORT int32_t mce_vision_n_embd(const mce_vision * v) { return clip_n_mmproj_embd(v->ctx); }
+MCE_EXPORT int32_t mce_vision_file_merge(const mce_vision * v) { return v->file_merge; }
+
+// Encodes one tile: rgb is h x w x 3 normalised floats (row-major, interleaved).
+// merge: 4 = 16x, 2 = 4x (same weights; 16x needs the vit_merger, i.e. a 16x file).
+// Writes n_tokens x n_embd floats to out; returns n_tokens, or -1 with mce_last_error set.
+MCE_EXPORT int32_t mce_vision_encode(mce_vision * v, int32_t n_threads, int32_t merge, int32_t w, int32_t h,
+                                     const float * rgb, float * out, int32_t out_capacity) {
+    g_last_error.clear();
+    if (merge != 2 && merge != 4) { set_error("merge must be 2 (4x) or 4 (16x)"); return -1; }
+    if (merge == 4 && v->file_merge != 4) { set_error("this mmproj is 4x-only: it has no vit_merger for 16x"); return -1; }
+    const int patch = clip_get_hparams(v->ctx)->patch_size;
+    if (w <= 0 || h <= 0 || w % (patch * merge) || h % (patch * merge)) {
+        set_error("tile %dx%d is not a multiple of %d", w, h, patch * merge);
+        return -1;
+    }
+    const_cast<clip_hparams *>(clip_get_hparams(v->ctx))->n_merge = merge;
+    clip_image_f32 img;
+    img.set_size({w, h}, false, false);
+    img.cpy_buf(std::vector<float>(rgb, rgb + (size_t) w * h * 3));
+    const int n_tokens = clip_n_output_tokens(v->ctx, &img);
+    const int n_embd = clip_n_mmproj_embd(v->ctx);
+    if ((int64_t) n_tokens * n_embd > out_capacity) { set_error("output buffer too small"); return -1; }
+    std::vector<float> embd((size_t) n_tokens * n_embd); // clip_encode copies only into a sized buffer
+    bool ok = false;
+    try {
+        ok = clip_image_encode(v->ctx, n_threads, &img, embd);
+    } catch (const std::exception & e) {
+        set_error("%s", e.what());
+    }
+    if (!ok) {
+        if (g_last_error.empty()) set_error("vision encode failed");
+        return -1;
+    }
+    std::memcpy(out, embd.data(), sizeof(float) * embd.size());
+    return n_tokens;
+}
+
+// ---- tests -----------------------------------------------------------------
+
+// Traps on purpose: lets tests check that a fault inside the engine stays inside its worker.
+MCE_EXPORT void mce_debug_trap() { __builtin_trap(); }

@@ -2,13 +2,20 @@
 // source) directly, with no minicpmv-edge code, and prints JSON.
 //
 //   oracle generate --model FILE --prompt TEXT [--n N] [--threads T] [--ctx N] [--logits-out FILE]
+//   oracle encode --mmproj FILE --tile FILE --width W --height H [--merge 4|2] [--threads T] [--repeat N] --out FILE
+//     (prints {"n_tokens", "n_embd", "ms": [time of each encode]})
 //
 // Tokenizes the prompt (special tokens parsed, none added), decodes it, writes the logits
 // after the prompt as raw little-endian f32 to --logits-out, then decodes up to N greedy
 // tokens, stopping before an end-of-generation token.
 
 #include "llama.h"
+#include "clip.h"
+#include "clip-impl.h"
+#include "clip-model.h"
+#include "mtmd.h"
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -16,8 +23,67 @@
 #include <vector>
 
 static void usage() {
-    fprintf(stderr, "usage: oracle generate --model FILE --prompt TEXT [--n N] [--threads T] [--ctx N] [--logits-out FILE]\n");
+    fprintf(stderr, "usage: oracle generate --model FILE --prompt TEXT [--n N] [--threads T] [--ctx N] [--logits-out FILE]\n"
+                    "       oracle encode --mmproj FILE --tile FILE --width W --height H [--merge 4|2] [--threads T] --out FILE\n");
     exit(2);
+}
+
+// Encodes one preprocessed tile (raw f32, height x width x 3) with the mmproj and writes the
+// embeddings (raw f32, n_tokens x n_embd). merge 4 = 16x, 2 = 4x, set on the loaded model.
+static void quiet_log(ggml_log_level level, const char * text, void *);
+
+static int encode(int argc, char ** argv) {
+    std::string mmproj, tile, out;
+    int w = 0, h = 0, merge = 4, n_threads = 2, repeat = 1;
+    for (int i = 2; i < argc; i++) {
+        std::string a = argv[i];
+        if (i + 1 >= argc) usage();
+        if (a == "--mmproj") mmproj = argv[++i];
+        else if (a == "--tile") tile = argv[++i];
+        else if (a == "--out") out = argv[++i];
+        else if (a == "--width") w = atoi(argv[++i]);
+        else if (a == "--height") h = atoi(argv[++i]);
+        else if (a == "--merge") merge = atoi(argv[++i]);
+        else if (a == "--threads") n_threads = atoi(argv[++i]);
+        else if (a == "--repeat") repeat = atoi(argv[++i]);
+        else usage();
+    }
+    if (mmproj.empty() || tile.empty() || out.empty() || w <= 0 || h <= 0) usage();
+    clip_context_params p = {};
+    p.use_gpu = false;
+    p.flash_attn_type = CLIP_FLASH_ATTN_TYPE_AUTO;
+    p.image_min_tokens = -1;
+    p.image_max_tokens = -1;
+    p.warmup = false;
+    clip_init_result r = clip_init(mmproj.c_str(), p);
+    if (!r.ctx_v) { fprintf(stderr, "oracle: cannot load %s\n", mmproj.c_str()); return 1; }
+    const_cast<clip_hparams *>(clip_get_hparams(r.ctx_v))->n_merge = merge;
+    clip_image_f32 img;
+    img.set_size({w, h}, false, false);
+    std::vector<float> rgb((size_t) w * h * 3);
+    FILE * f = fopen(tile.c_str(), "rb");
+    if (!f || fread(rgb.data(), sizeof(float), rgb.size(), f) != rgb.size()) {
+        fprintf(stderr, "oracle: cannot read %zu floats from %s\n", rgb.size(), tile.c_str());
+        return 1;
+    }
+    fclose(f);
+    img.cpy_buf(rgb);
+    // clip_encode copies only into a buffer of the right size
+    std::vector<float> embd((size_t) clip_n_output_tokens(r.ctx_v, &img) * clip_n_mmproj_embd(r.ctx_v));
+    std::vector<double> ms;
+    for (int k = 0; k < repeat; k++) {
+        const auto t0 = std::chrono::steady_clock::now();
+        if (!clip_image_encode(r.ctx_v, n_threads, &img, embd)) { fprintf(stderr, "oracle: encode failed\n"); return 1; }
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    f = fopen(out.c_str(), "wb");
+    fwrite(embd.data(), sizeof(float), embd.size(), f);
+    fclose(f);
+    printf("{\"n_tokens\":%d,\"n_embd\":%d,\"ms\":[", clip_n_output_tokens(r.ctx_v, &img), clip_n_mmproj_embd(r.ctx_v));
+    for (size_t k = 0; k < ms.size(); k++) printf(k ? ",%.1f" : "%.1f", ms[k]);
+    printf("]}\n");
+    clip_free(r.ctx_v);
+    return 0;
 }
 
 static void quiet_log(ggml_log_level level, const char * text, void *) {
@@ -41,6 +107,11 @@ static void json_tokens(const char * name, const std::vector<llama_token> & toks
 }
 
 int main(int argc, char ** argv) {
+    if (argc >= 2 && strcmp(argv[1], "encode") == 0) {
+        llama_log_set(quiet_log, nullptr);
+        mtmd_log_set(quiet_log, nullptr);
+        return encode(argc, argv);
+    }
     if (argc < 2 || strcmp(argv[1], "generate") != 0) usage();
     std::string model_path, prompt, logits_out;
     int n_predict = 16, n_threads = 2, n_ctx = 1024;

@@ -124,40 +124,32 @@ export class WasmApi {
     });
   }
 
-  /** Every token's bytes (special tokens rendered), packed, plus attributes and the EOG flags. */
+  /** Every token's bytes (special tokens rendered), packed, plus attributes and the EOG ids. */
   vocabulary(model: Ptr, nVocab: number) {
-    const cap = 256;
-    const buf = this.alloc(cap);
-    const chunks: Uint8Array[] = [];
-    const offsets = new Uint32Array(nVocab + 1);
-    const attrs = new Int32Array(nVocab);
-    const eog: number[] = [];
-    let total = 0;
+    const offsets = this.alloc((nVocab + 1) * 4);
+    const attrPtr = this.alloc(nVocab * 4);
     try {
-      for (let t = 0; t < nVocab; t++) {
-        let n = this.m._mce_token_to_piece(model, t, buf, cap, 1) as number;
-        let bytes: Uint8Array;
-        if (n < 0) {
-          const big = this.alloc(-n);
-          n = this.m._mce_token_to_piece(model, t, big, -n, 1) as number;
-          bytes = this.u8.slice(big, big + n);
-          this.m._free(big);
-        } else {
-          bytes = this.u8.slice(buf, buf + n);
-        }
-        chunks.push(bytes);
-        offsets[t] = total;
-        total += bytes.length;
-        attrs[t] = this.m._mce_token_attr(model, t);
-        if (this.m._mce_token_is_eog(model, t)) eog.push(t);
+      const total = this.m._mce_vocab_dump(model, 0, 0, 0, 0) as number;
+      const buf = this.alloc(total);
+      try {
+        this.m._mce_vocab_dump(model, buf, total, offsets, attrPtr);
+        const mem = this.m.wasmMemory.buffer;
+        const attrs = new Int32Array(mem, attrPtr, nVocab).slice();
+        const eog: number[] = [];
+        for (let t = 0; t < nVocab; t++) if (this.m._mce_token_is_eog(model, t)) eog.push(t);
+        return {
+          pieces: new Uint8Array(mem, buf, total).slice(),
+          offsets: new Uint32Array(mem, offsets, nVocab + 1).slice(),
+          attrs,
+          eog,
+        };
+      } finally {
+        this.m._free(buf);
       }
     } finally {
-      this.m._free(buf);
+      this.m._free(offsets);
+      this.m._free(attrPtr);
     }
-    offsets[nVocab] = total;
-    const pieces = new Uint8Array(total);
-    chunks.forEach((c, i) => pieces.set(c, offsets[i]));
-    return { pieces, offsets, attrs, eog };
   }
 
   tokenize(model: Ptr, text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array {
@@ -254,5 +246,36 @@ export class WasmApi {
   }
   samplerFree(sampler: Ptr) {
     this.m._mce_sampler_free(sampler);
+  }
+
+  // ---- vision ----
+  visionLoad(path: string): Ptr {
+    return this.withString(path, (p) => this.m._mce_vision_load(p) >>> 0);
+  }
+  visionFree(v: Ptr) {
+    this.m._mce_vision_free(v);
+  }
+  visionInfo(v: Ptr) {
+    return { nEmbd: this.m._mce_vision_n_embd(v) as number, fileMerge: this.m._mce_vision_file_merge(v) as number };
+  }
+  /** Encodes one tile (h x w x 3 normalised floats); merge 4 = 16x, 2 = 4x. Null on failure. */
+  visionEncode(v: Ptr, threads: number, merge: number, w: number, h: number, rgb: Float32Array, nEmbd: number) {
+    const cap = Math.ceil((w / 14) * (h / 14) / (merge * merge)) * nEmbd;
+    const inp = this.alloc(rgb.length * 4);
+    const out = this.alloc(cap * 4);
+    try {
+      new Float32Array(this.m.wasmMemory.buffer, inp, rgb.length).set(rgb);
+      const n = this.m._mce_vision_encode(v, threads, merge, w, h, inp, out, cap) as number;
+      if (n < 0) return null;
+      return new Float32Array(this.m.wasmMemory.buffer, out, n * nEmbd).slice();
+    } finally {
+      this.m._free(inp);
+      this.m._free(out);
+    }
+  }
+
+  /** Test only: traps inside wasm. */
+  debugTrap() {
+    this.m._mce_debug_trap();
   }
 }

@@ -1,0 +1,48 @@
+/** Tile embeddings kept within a memory budget (least recently used out first). */
+
+export class EncodeCache {
+  private entries = new Map<string, Float32Array>();
+  private bytes = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor(readonly maxBytes = 256 * 1024 * 1024) {}
+
+  get(key: string): Float32Array | undefined {
+    const v = this.entries.get(key);
+    if (!v) {
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
+    this.entries.delete(key); // re-insert: most recently used last
+    this.entries.set(key, v);
+    return v;
+  }
+
+  set(key: string, value: Float32Array): void {
+    if (value.byteLength > this.maxBytes) return;
+    const old = this.entries.get(key);
+    if (old) {
+      this.bytes -= old.byteLength;
+      this.entries.delete(key);
+    }
+    this.entries.set(key, value);
+    this.bytes += value.byteLength;
+    for (const [k, v] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.entries.delete(k);
+      this.bytes -= v.byteLength;
+    }
+  }
+
+  get size(): { entries: number; bytes: number } {
+    return { entries: this.entries.size, bytes: this.bytes };
+  }
+}
+
+/** Hex SHA-256 of bytes (Web Crypto: the same on every runtime). */
+export async function contentHash(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.slice()));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}

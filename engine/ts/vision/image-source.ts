@@ -1,0 +1,72 @@
+/** Image bytes from what callers pass: bytes, a Blob, a data URL, an http(s) URL or a file path. */
+
+import { InvalidRequestError } from "../errors.ts";
+import { isServerRuntime, nodeFs } from "../platform.ts";
+
+export type ImageInput = Uint8Array | ArrayBuffer | Blob | string;
+
+export interface FetchLimits {
+  /** largest remote image, bytes (default 20 MB) */
+  maxBytes?: number;
+  /** remote fetch timeout, ms (default 10 s) */
+  timeoutMs?: number;
+  /** allow file paths (default true in the library; the server restricts it) */
+  allowFiles?: boolean;
+}
+
+export async function loadImageBytes(input: ImageInput, limits: FetchLimits = {}): Promise<Uint8Array> {
+  if (input instanceof Uint8Array) return input;
+  if (input instanceof ArrayBuffer) return new Uint8Array(input);
+  if (typeof Blob !== "undefined" && input instanceof Blob) return new Uint8Array(await input.arrayBuffer());
+  if (typeof input !== "string") throw new InvalidRequestError("an image must be bytes, a Blob, a URL or a path", "image");
+  if (input.startsWith("data:")) return dataUrl(input);
+  if (/^https?:\/\//i.test(input)) return await fetchImage(input, limits);
+  if (limits.allowFiles === false || !isServerRuntime) {
+    throw new InvalidRequestError("local image files are not allowed here; send the image as a data URL or URL", "image");
+  }
+  const fs = await nodeFs();
+  try {
+    return new Uint8Array(await fs.promises.readFile(input));
+  } catch (e) {
+    throw new InvalidRequestError(`cannot read image file ${input}: ${(e as Error).message}`, "image");
+  }
+}
+
+function dataUrl(url: string): Uint8Array {
+  const m = /^data:([^;,]*)(;base64)?,(.*)$/s.exec(url);
+  if (!m) throw new InvalidRequestError("malformed data URL", "image");
+  try {
+    if (!m[2]) return new TextEncoder().encode(decodeURIComponent(m[3]));
+    const bin = atob(m[3].replace(/\s/g, ""));
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  } catch {
+    throw new InvalidRequestError("malformed data URL: bad base64", "image");
+  }
+}
+
+async function fetchImage(url: string, limits: FetchLimits): Promise<Uint8Array> {
+  const maxBytes = limits.maxBytes ?? 20_000_000;
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(limits.timeoutMs ?? 10_000) });
+  } catch (e) {
+    throw new InvalidRequestError(`cannot fetch image ${url}: ${(e as Error).message}`, "image");
+  }
+  if (!res.ok) throw new InvalidRequestError(`cannot fetch image ${url}: HTTP ${res.status}`, "image");
+  const declared = Number(res.headers.get("content-length") ?? 0);
+  if (declared > maxBytes) throw new InvalidRequestError(`image ${url} is ${declared} bytes; the limit is ${maxBytes}`, "image");
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    total += chunk.length;
+    if (total > maxBytes) throw new InvalidRequestError(`image ${url} exceeds ${maxBytes} bytes`, "image");
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}

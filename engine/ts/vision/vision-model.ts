@@ -1,0 +1,73 @@
+/** A loaded MiniCPM-V 4.6 mmproj: encodes preprocessed tiles in 16x or 4x, chosen per call. */
+
+import type { Engine } from "../engine.ts";
+import { InvalidRequestError } from "../errors.ts";
+import { openModelFiles } from "../gguf/model-files.ts";
+import { isServerRuntime, openFile } from "../platform.ts";
+import type { DownsampleMode } from "./plan.ts";
+
+export interface Tile {
+  width: number;
+  height: number;
+  /** height x width x 3 normalised floats, interleaved RGB */
+  data: Float32Array;
+}
+
+export interface VisionInfo {
+  /** embedding width (equals the language model's) */
+  nEmbd: number;
+  /** false for a 4x-only file (converted without the vit_merger) */
+  supports16x: boolean;
+  imageMean: number[];
+  imageStd: number[];
+  file: string;
+}
+
+const MERGE: Record<DownsampleMode, number> = { "16x": 4, "4x": 2 };
+
+export class VisionModel {
+  private constructor(readonly engine: Engine, readonly handle: number, readonly info: VisionInfo) {}
+
+  /** Loads an mmproj from a path (validated first) or a Blob/File. */
+  static async load(engine: Engine, source: string | Blob): Promise<VisionModel> {
+    let mean = [0.5, 0.5, 0.5];
+    let std = [0.5, 0.5, 0.5];
+    let name: string;
+    if (typeof source === "string") {
+      if (!isServerRuntime) throw new InvalidRequestError("loading by path needs Deno, Bun or Node.js; pass a Blob");
+      const files = await openModelFiles(source, "mmproj", openFile);
+      const meta = files.headers[0].metadata;
+      mean = (meta.get("clip.vision.image_mean") as number[] | undefined) ?? mean;
+      std = (meta.get("clip.vision.image_std") as number[] | undefined) ?? std;
+      name = source.slice(source.lastIndexOf("/") + 1);
+    } else {
+      name = (source as File).name ?? "mmproj.gguf";
+    }
+    const r = await engine.call("loadVision", { name, file: source });
+    return new VisionModel(engine, r.vision, {
+      nEmbd: r.nEmbd,
+      supports16x: r.fileMerge === 4,
+      imageMean: mean,
+      imageStd: std,
+      file: typeof source === "string" ? source : name,
+    });
+  }
+
+  /** Embeddings of one tile: (width/14 * height/14) / 16 (16x) or / 4 (4x) vectors of nEmbd. */
+  async encodeTile(tile: Tile, mode: DownsampleMode = "16x"): Promise<Float32Array> {
+    if (mode !== "16x" && mode !== "4x") {
+      throw new InvalidRequestError(`downsample_mode must be "16x" or "4x", got ${JSON.stringify(mode)}`, "downsample_mode");
+    }
+    if (mode === "16x" && !this.info.supports16x) {
+      throw new InvalidRequestError(`${this.info.file} is a 4x-only mmproj (no vit_merger): use downsample_mode "4x"`, "downsample_mode");
+    }
+    if (tile.data.length !== tile.width * tile.height * 3) {
+      throw new InvalidRequestError(`tile data has ${tile.data.length} floats, expected ${tile.width * tile.height * 3}`);
+    }
+    return await this.engine.call("encodeTile", this.handle, MERGE[mode], tile.width, tile.height, tile.data.slice());
+  }
+
+  async close(): Promise<void> {
+    await this.engine.call("freeVision", this.handle);
+  }
+}
