@@ -4,9 +4,13 @@
  *
  * ```ts
  * const engine = await Engine.create();
- * const model = await Model.load(engine, { model: "tiny-llm.gguf" });
- * for await (const piece of model.generate("Hello", { maxTokens: 16 })) console.log(piece.text);
+ * const mm = await MiniCPMV.load(engine, { model: "model-Q4_K_M.gguf", mmproj: "mmproj.gguf" });
+ * const run = await mm.chat([{ role: "user", content: [
+ *   { type: "image", image: "photo.jpg" }, { type: "text", text: "What is in the image?" },
+ * ] }], { downsampleMode: "16x", maxSliceNums: 9, maxTokens: 128 });
+ * for await (const piece of run.generation) console.log(piece.text);
  * ```
+ * Lower level: Model (tokens, contexts), generate(), VisionModel (tiles), planImage().
  */
 
 export { Engine, type EngineOptions, type LogLevel } from "./engine/ts/engine.ts";
@@ -25,3 +29,14 @@ export {
 export { type ChatMessage, renderChat, type RenderOptions } from "./engine/ts/chat/template.ts";
 export { type Tile, VisionModel, type VisionInfo } from "./engine/ts/vision/vision-model.ts";
 export { type DownsampleMode, type ImagePlan, type PlanOptions, planImage } from "./engine/ts/vision/plan.ts";
+export {
+  type ChatOptions,
+  type ChatRun,
+  type ContentPart,
+  type LoadOptions,
+  type Message,
+  MiniCPMV,
+} from "./engine/ts/minicpmv.ts";
+export { decodeImage, type DecodeOptions, probeImage } from "./engine/ts/vision/decode.ts";
+export type { ImageInput } from "./engine/ts/vision/image-source.ts";
+export type { RgbImage } from "./engine/ts/vision/resize.ts";

@@ -1,23 +1,31 @@
 /**
- * `generate --model FILE [--prompt TEXT] [--raw] [--temp T] [--seed S] [--max-tokens N]
- *  [--threads N] [--ctx-size N] [--stop S]... [--json]`
- * Without --raw the prompt is one user message rendered with the model's chat template.
+ * `generate --model FILE [--mmproj FILE] [--image FILE]... [--prompt TEXT] [--raw]
+ *  [--downsample-mode 16x|4x] [--max-slice-nums N] [--no-image-id] [--think]
+ *  [--temp T] [--seed S] [--max-tokens N] [--threads N] [--ctx-size N] [--stop S]... [--json]`
+ * Without --raw the prompt (after the images) is one user message rendered with the model's
+ * chat template; --raw sends the prompt text as-is (no images).
  */
 
 import { parseArgs } from "node:util";
 import { Engine } from "../engine/ts/engine.ts";
 import { InvalidRequestError } from "../engine/ts/errors.ts";
-import { renderChat } from "../engine/ts/chat/template.ts";
-import { generate } from "../engine/ts/generate.ts";
-import { Model } from "../engine/ts/model.ts";
+import { generate, type Generation } from "../engine/ts/generate.ts";
+import { type ContentPart, MiniCPMV } from "../engine/ts/minicpmv.ts";
+import type { DownsampleMode, ImagePlan } from "../engine/ts/vision/plan.ts";
 
 export async function run(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
     args,
     options: {
       model: { type: "string", short: "m" },
+      mmproj: { type: "string" },
+      image: { type: "string", multiple: true },
       prompt: { type: "string", short: "p", default: "Hello" },
       raw: { type: "boolean", default: false },
+      "downsample-mode": { type: "string", default: "16x" },
+      "max-slice-nums": { type: "string", default: "9" },
+      "no-image-id": { type: "boolean", default: false },
+      think: { type: "boolean", default: false },
       temp: { type: "string", default: "0.8" },
       seed: { type: "string" },
       "max-tokens": { type: "string", short: "n", default: "256" },
@@ -29,42 +37,66 @@ export async function run(args: string[]): Promise<number> {
     },
   });
   if (!v.model) throw new InvalidRequestError("--model FILE is required", "model");
-  const int = (s: string | undefined, name: string) => {
+  const num = (s: string | undefined, name: string) => {
     if (s === undefined) return undefined;
     const n = Number(s);
     if (!Number.isFinite(n)) throw new InvalidRequestError(`--${name} must be a number`, name);
     return n;
   };
+  const images = v.image ?? [];
+  if (images.length && !v.mmproj) throw new InvalidRequestError("--image needs --mmproj FILE", "mmproj");
+  if (images.length && v.raw) throw new InvalidRequestError("--image cannot be used with --raw", "raw");
 
-  const engine = await Engine.create({ threads: int(v.threads, "threads"), logLevel: v.verbose ? "info" : "error" });
-  const model = await Model.load(engine, v.model);
-  let prompt = v.prompt!;
-  if (!v.raw) {
-    if (!model.info.chatTemplate) throw new InvalidRequestError(`${v.model} has no chat template; use --raw`, "raw");
-    prompt = renderChat(model.info.chatTemplate, [{ role: "user", content: prompt }]);
+  const engine = await Engine.create({ threads: num(v.threads, "threads"), logLevel: v.verbose ? "info" : "error" });
+  try {
+    const mm = await MiniCPMV.load(engine, { model: v.model, mmproj: v.mmproj, contextSize: num(v["ctx-size"], "ctx-size") });
+    const sampling = {
+      temperature: num(v.temp, "temp"),
+      seed: num(v.seed, "seed"),
+      maxTokens: num(v["max-tokens"], "max-tokens"),
+      stop: v.stop,
+    };
+    let gen: Generation;
+    let plans: ImagePlan[] = [];
+    let imageTokens = 0;
+    if (v.raw) {
+      gen = generate(mm.context, await mm.model.tokenize(v.prompt!), sampling);
+    } else {
+      const content: ContentPart[] = [...images.map((image) => ({ type: "image" as const, image })), { type: "text", text: v.prompt! }];
+      const run = await mm.chat([{ role: "user", content }], {
+        ...sampling,
+        enableThinking: v.think,
+        downsampleMode: v["downsample-mode"] as DownsampleMode,
+        maxSliceNums: num(v["max-slice-nums"], "max-slice-nums"),
+        useImageId: !v["no-image-id"],
+      });
+      gen = run.generation;
+      plans = run.plans;
+      imageTokens = run.images.imageTokens;
+    }
+    if (!v.json) {
+      for await (const piece of gen) await write(piece.text);
+      await write("\n");
+    }
+    const r = await gen.result;
+    if (v.json) {
+      console.log(JSON.stringify({
+        text: r.text,
+        tokens: r.tokens,
+        finish_reason: r.finishReason,
+        usage: {
+          prompt_tokens: r.usage.promptTokens,
+          completion_tokens: r.usage.completionTokens,
+          total_tokens: r.usage.totalTokens,
+          image_tokens: imageTokens,
+        },
+        images: plans,
+        timings: { prompt_ms: +r.timings.promptMs.toFixed(1), generate_ms: +r.timings.generateMs.toFixed(1) },
+      }));
+    }
+  } finally {
+    engine.terminate();
   }
-  const ctx = await model.createContext({ contextSize: int(v["ctx-size"], "ctx-size") });
-  const gen = generate(ctx, await model.tokenize(prompt), {
-    temperature: int(v.temp, "temp"),
-    seed: int(v.seed, "seed"),
-    maxTokens: int(v["max-tokens"], "max-tokens"),
-    stop: v.stop,
-  });
-  if (!v.json) {
-    for await (const piece of gen) await write(piece.text);
-    await write("\n");
-  }
-  const r = await gen.result;
-  if (v.json) {
-    console.log(JSON.stringify({
-      text: r.text,
-      tokens: r.tokens,
-      finish_reason: r.finishReason,
-      usage: { prompt_tokens: r.usage.promptTokens, completion_tokens: r.usage.completionTokens, total_tokens: r.usage.totalTokens },
-      timings: { prompt_ms: +r.timings.promptMs.toFixed(1), generate_ms: +r.timings.generateMs.toFixed(1) },
-    }));
-  }
-  engine.terminate();
   return 0;
 }
 

@@ -12,6 +12,8 @@ ensure_llama_source
 export NODE_PATH=/usr/share/nodejs # emscripten's JS optimizer needs Debian's acorn
 
 COMPILE_FLAGS="-pthread -msimd128 -fexceptions"
+# __FILE__ (in GGML_ASSERT) must not depend on where the source lives: reproducible output
+PATH_FLAGS="-fmacro-prefix-map=$LLAMA_SRC/=llama.cpp/ -fmacro-prefix-map=$ROOT/=minicpmv-edge/"
 # vendored xxhash would include <arm_neon.h> (emscripten's SIMDe shim), which Debian lacks
 C_ONLY_FLAGS="-include $ROOT/engine/wasm/xxhash-scalar.h"
 CMAKE_ARGS=(
@@ -35,14 +37,15 @@ LINK_FLAGS=(
 
 # ---- stage 1: llama.cpp static libraries -------------------------------------------------
 LIBS_KEY="$(cd "$ROOT" && hash_inputs engine/wasm/xxhash-scalar.h engine/wasm/patches/*.patch \
-  "$LLAMA_COMMIT" "$EMCC_VERSION" "$COMPILE_FLAGS" "${CMAKE_ARGS[*]}")"
+  "$LLAMA_COMMIT" "$EMCC_VERSION" "$COMPILE_FLAGS" "${CMAKE_ARGS[*]}" "source paths mapped")"
 LIBS="$CACHE_DIR/wasm-libs-$LIBS_KEY"
 if [ ! -f "$LIBS/.done" ]; then
   log "compiling llama.cpp for wasm (key $LIBS_KEY); about 5 minutes on 2 cores"
   start=$(date +%s)
   mkdir -p "$LIBS"
   emcmake cmake -S "$LLAMA_SRC" -B "$LIBS" "${CMAKE_ARGS[@]}" \
-    -DCMAKE_C_FLAGS="$COMPILE_FLAGS $C_ONLY_FLAGS" -DCMAKE_CXX_FLAGS="$COMPILE_FLAGS" > "$LIBS/configure.log" 2>&1 \
+    -DCMAKE_C_FLAGS="$COMPILE_FLAGS $PATH_FLAGS $C_ONLY_FLAGS" -DCMAKE_CXX_FLAGS="$COMPILE_FLAGS $PATH_FLAGS" \
+    > "$LIBS/configure.log" 2>&1 \
     || { tail -30 "$LIBS/configure.log" >&2; die "configure failed"; }
   # Without EMSCRIPTEN_SYSTEM_PROCESSOR=wasm32 ggml silently takes its generic (slow) CPU path.
   grep -q "Wasm detected" "$LIBS/configure.log" || die "ggml did not select its wasm CPU path"
@@ -61,7 +64,7 @@ if [ ! -f "$OUT/minicpmv-edge.wasm" ]; then
   start=$(date +%s)
   TMP="$OUT.tmp" && rm -rf "$TMP" && mkdir -p "$TMP"
   libs=$(find "$LIBS" -name '*.a' | sort)
-  em++ $COMPILE_FLAGS -O3 -I"$LLAMA_SRC/include" -I"$LLAMA_SRC/ggml/include" -I"$LLAMA_SRC/tools/mtmd" \
+  em++ $COMPILE_FLAGS $PATH_FLAGS -O3 -I"$LLAMA_SRC/include" -I"$LLAMA_SRC/ggml/include" -I"$LLAMA_SRC/tools/mtmd" \
     "$ROOT/engine/wasm/glue.cpp" -Wl,--start-group $libs -Wl,--end-group \
     "${LINK_FLAGS[@]}" -o "$TMP/minicpmv-edge.mjs" > "$TMP/link.log" 2>&1 \
     || { tail -30 "$TMP/link.log" >&2; die "link failed"; }

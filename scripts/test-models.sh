@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Writes the tiny test models (single file, 3-shard split set, 16x and 4x mmproj) into the
-# build cache, keyed by the generator's sources; prints the directory.
+# Writes the tiny test models (single file, 3-shard split set, 16x and 4x mmproj) into the build
+# cache, keyed by the generator's sources, with the test media (test-1.jpeg, test-3.mp4) of the
+# pinned llama.cpp source beside them; prints the directory.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_llama_source
@@ -16,4 +17,6 @@ if [ ! -f "$OUT/.done" ]; then
   "${cli[@]}" --out "$OUT/4x" --mode 4x >&2
   touch "$OUT/.done"
 fi
+# real test media from the pinned llama.cpp source
+[ -f "$OUT/test-1.jpeg" ] || cp "$LLAMA_SRC/tools/mtmd/test-1.jpeg" "$LLAMA_SRC/tools/mtmd/test-3.mp4" "$OUT/"
 echo "$OUT"

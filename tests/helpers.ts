@@ -21,6 +21,8 @@ export function models() {
     splitDir: `${dir}/split`,
     mmproj16x: `${dir}/tiny-mmproj-16x.gguf`,
     mmproj4x: `${dir}/4x/tiny-mmproj-4x.gguf`,
+    /** llama.cpp's tools/mtmd/test-1.jpeg (640x488) */
+    testJpeg: `${dir}/test-1.jpeg`,
   };
 }
 

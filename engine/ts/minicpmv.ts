@@ -52,7 +52,8 @@ export interface ChatUsageExtra {
 export interface ChatRun {
   generation: Generation;
   plans: ImagePlan[];
-  /** the prompt as token ids (image placeholders included) */
+  /** the prompt as laid out: token ids (one <|image_pad|> per embedding) and the embeddings */
+  prompt: PromptInput;
   promptTokens: number;
   images: ChatUsageExtra;
 }
@@ -163,6 +164,7 @@ export class MiniCPMV {
     return {
       generation: generate(this.context, input, o),
       plans,
+      prompt: input,
       promptTokens: tokens.length,
       images: stats,
     };

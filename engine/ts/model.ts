@@ -117,7 +117,13 @@ export class Context {
     readonly sequences: number,
   ) {}
 
+  /**
+   * Forgets a sequence. With one sequence the whole memory is cleared: that also resets where
+   * llama.cpp places new cells, so identical requests give identical results (after seq_rm alone
+   * a prompt lands in other KV cells and attention sums in another order).
+   */
   async clearSequence(seq: number): Promise<void> {
+    if (this.sequences === 1) return await this.model.engine.call("memoryClear", this.handle);
     const ok = await this.model.engine.call("seqRm", this.handle, seq, -1, -1);
     if (!ok) throw new EngineError(`could not clear sequence ${seq}`);
   }

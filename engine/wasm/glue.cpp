@@ -11,6 +11,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -223,10 +224,16 @@ MCE_EXPORT int32_t mce_decode_embd(mce_context * c, int32_t n, const float * emb
     std::vector<int8_t> logits(n, 0);
     if (want_last_logits && n > 0) logits[n - 1] = 1;
     for (int32_t i = 0; i < n; i++) seq_ptrs[i] = &seq_id;
+    // M-RoPE models (qwen35) read one position per rope section for embedding batches
+    // (llama-batch.cpp: pos[section * n + i]); MiniCPM-V 4.6 uses the same sequential position
+    // in every section. Models with one section read only the first n.
+    constexpr int max_sections = 4;
+    std::vector<llama_pos> pos_sections((size_t) n * max_sections);
+    for (int s = 0; s < max_sections; s++) std::copy(pos, pos + n, pos_sections.begin() + (size_t) s * n);
     llama_batch b = {};
     b.n_tokens = n;
     b.embd = const_cast<float *>(embd);
-    b.pos = const_cast<llama_pos *>(pos);
+    b.pos = pos_sections.data();
     b.n_seq_id = n_seq.data();
     b.seq_id = seq_ptrs.data();
     b.logits = logits.data();

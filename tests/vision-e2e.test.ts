@@ -1,0 +1,110 @@
+/**
+ * Image understanding end to end through the real engine with the tiny pair: identical tokens
+ * on Deno, Bun and Node, token accounting, several images, 16x/4x per request, the encode cache,
+ * and bad images that leave the engine usable.
+ */
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, test } from "node:test";
+import { encode as encodePng } from "fast-png";
+import { Engine, InvalidRequestError } from "../mod.ts";
+import { type Message, MiniCPMV } from "../engine/ts/minicpmv.ts";
+import type { ImageInput } from "../engine/ts/vision/image-source.ts";
+import { renderChat } from "../engine/ts/chat/template.ts";
+import { models, runCli, type RuntimeName } from "./helpers.ts";
+
+const QUESTION = "What is in the image?";
+let engine: Engine;
+let mm: MiniCPMV;
+let jpeg: Uint8Array;
+
+before(async () => {
+  engine = await Engine.create({ threads: 2, logLevel: "error" });
+  mm = await MiniCPMV.load(engine, { model: models().llm, mmproj: models().mmproj16x, contextSize: 4096 });
+  jpeg = new Uint8Array(readFileSync(models().testJpeg));
+});
+after(() => engine.terminate());
+
+const ask = (image: ImageInput, text = QUESTION): Message[] => [
+  { role: "user", content: [{ type: "image", image }, { type: "text", text }] },
+];
+
+test("test-1.jpeg on Deno, Bun and Node: identical greedy tokens and image token counts", async () => {
+  const args = ["generate", "--model", models().llm, "--mmproj", models().mmproj16x, "--image", models().testJpeg,
+    "--prompt", QUESTION, "--temp", "0", "--max-tokens", "10", "--threads", "2", "--json"];
+  const outs = await Promise.all((["deno", "bun", "node"] as RuntimeName[]).map(async (rt) => {
+    const r = await runCli(rt, args);
+    assert.equal(r.code, 0, `${rt}: ${r.stderr}`);
+    return JSON.parse(r.stdout);
+  }));
+  for (const o of outs) {
+    assert.equal(o.usage.image_tokens, 183); // 504x392 overview (63) + 1x2 slices of 336x560 (60 each)
+    assert.deepEqual(o.images[0].grid, { rows: 1, cols: 2 });
+    assert.deepEqual(o.tokens, outs[0].tokens);
+    assert.equal(o.usage.prompt_tokens, outs[0].usage.prompt_tokens);
+  }
+  assert.equal(outs[0].tokens.length, 10);
+});
+
+test("prompt tokens = the plan's image tokens + markup + text tokens", async () => {
+  const run = await mm.chat(ask(jpeg), { temperature: 0, maxTokens: 1 });
+  await run.generation.result;
+  const textOnly = renderChat(mm.model.info.chatTemplate!, [{ role: "user", content: [{ type: "image" }, { type: "text", text: QUESTION }] }])
+    .replace("<|image_pad|>", "");
+  const textTokens = (await mm.model.tokenize(textOnly)).length;
+  // <image_id> 0 </image_id> <image> </image> and two slices <slice> </slice> in one row
+  const markup = 3 + 2 + 2 * 2;
+  assert.equal(run.plans[0].imageTokens, 183);
+  assert.equal(run.promptTokens, 183 + markup + textTokens);
+  assert.equal((await run.generation.result).usage.promptTokens, run.promptTokens);
+});
+
+test("two images in one prompt get ids 0 and 1", async () => {
+  const png = encodePng({ width: 300, height: 200, data: new Uint8Array(300 * 200 * 3).fill(90), channels: 3 });
+  const run = await mm.chat([{ role: "user", content: [
+    { type: "image", image: jpeg }, { type: "image", image: png }, { type: "text", text: "Compare them." },
+  ] }], { temperature: 0, maxTokens: 4 });
+  const r = await run.generation.result;
+  assert.equal(run.plans.length, 2);
+  assert.equal(run.plans[1].imageTokens, 70); // 300x200 upscaled to 560x392, not sliced
+  assert.equal(run.images.imageTokens, 183 + 70);
+  const text = mm.model.detokenize(run.prompt.tokens, { special: true });
+  const first = text.indexOf("<image_id>0</image_id><image>");
+  const second = text.indexOf("</slice><image_id>1</image_id><image>");
+  assert.ok(first >= 0 && second > first, text.replace(/(<\|image_pad\|>)+/g, "[P]"));
+  assert.equal(text.indexOf("<image_id>2</image_id>"), -1);
+  assert.equal(run.prompt.embeddings!.length, 3 + 1); // tiles: overview + 2 slices, then one overview
+  assert.equal(r.tokens.length, 4);
+});
+
+test("16x and 4x alternate on one loaded model; the encode cache serves repeats", async () => {
+  const results: Record<string, number[]> = {};
+  for (const mode of ["16x", "4x", "16x", "4x"] as const) {
+    const run = await mm.chat(ask(jpeg), { temperature: 0, maxTokens: 6, downsampleMode: mode });
+    const r = await run.generation.result;
+    assert.equal(run.images.imageTokens, mode === "16x" ? 183 : 732);
+    if (results[mode]) {
+      assert.deepEqual(r.tokens, results[mode]);
+      assert.equal(run.images.tilesEncoded, 0);
+      assert.equal(run.images.tilesCached, 3);
+    }
+    results[mode] = r.tokens;
+  }
+});
+
+test("a corrupt and an oversized image are refused; the next request works", async () => {
+  const broken = jpeg.slice(0, 400);
+  await assert.rejects(mm.chat(ask(broken)), InvalidRequestError);
+  await assert.rejects(mm.chat(ask(jpeg), { maxImagePixels: 100_000 }), /limit is 0\.1 MP/);
+  await assert.rejects(mm.chat(ask(jpeg), { downsampleMode: "2x" as "4x" }), /downsample_mode/);
+  const run = await mm.chat(ask(jpeg), { temperature: 0, maxTokens: 3 });
+  assert.equal((await run.generation.result).tokens.length, 3);
+});
+
+test("images as a data URL and a file path", async () => {
+  const dataUrl = `data:image/jpeg;base64,${btoa(String.fromCharCode(...jpeg))}`;
+  const a = await (await mm.chat(ask(dataUrl), { temperature: 0, maxTokens: 5 })).generation.result;
+  const b = await (await mm.chat(ask(models().testJpeg), { temperature: 0, maxTokens: 5 })).generation.result;
+  assert.deepEqual(a.tokens, b.tokens);
+});
