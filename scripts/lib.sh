@@ -15,8 +15,11 @@ die() { log "error: $*"; exit 1; }
 ensure_npm_deps() {
   if [ ! -f "$ROOT/node_modules/.package-lock.json" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
     log "installing npm dependencies"
-    # node-llama-cpp's own postinstall downloads prebuilt binaries we do not use.
-    (cd "$ROOT" && npm ci --ignore-scripts --no-audit --no-fund >&2 && npm rebuild bun esbuild >&2)
+    # Not `npm ci`: its lock check fails on platform packages node-llama-cpp@3.22.1 lists but never
+    # published (linux-riscv64, win-*); `npm install` follows the lock for everything that exists.
+    # --ignore-scripts: node-llama-cpp's postinstall would fetch binaries we do not use; the
+    # runtimes we need get their install step explicitly.
+    (cd "$ROOT" && npm install --ignore-scripts --no-audit --no-fund >&2 && npm rebuild bun esbuild >&2)
   fi
 }
 
