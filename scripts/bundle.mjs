@@ -1,6 +1,8 @@
 // Bundles the TypeScript sources for Node.js (dist/node) and the browser (dist/browser).
 // Deno and Bun run the sources directly. Usage: node scripts/bundle.mjs [extra entry.ts ...]
 import * as esbuild from "esbuild";
+import { copyFileSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 
 const extra = process.argv.slice(2);
 const common = {
@@ -28,3 +30,7 @@ await esbuild.build({
   outdir: "dist/browser",
   external: ["node:*"],
 });
+
+// The WebP codec fetches its wasm next to the importing module in browsers.
+mkdirSync("dist/browser", { recursive: true });
+copyFileSync(createRequire(import.meta.url).resolve("@jsquash/webp/codec/dec/webp_dec.wasm"), "dist/browser/webp_dec.wasm");

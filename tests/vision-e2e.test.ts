@@ -12,7 +12,7 @@ import { Engine, InvalidRequestError } from "../mod.ts";
 import { type Message, MiniCPMV } from "../engine/ts/minicpmv.ts";
 import type { ImageInput } from "../engine/ts/vision/image-source.ts";
 import { renderChat } from "../engine/ts/chat/template.ts";
-import { models, runCli, type RuntimeName } from "./helpers.ts";
+import { browserRun, models, runCli, type RuntimeName } from "./helpers.ts";
 
 const QUESTION = "What is in the image?";
 let engine: Engine;
@@ -107,4 +107,13 @@ test("images as a data URL and a file path", async () => {
   const a = await (await mm.chat(ask(dataUrl), { temperature: 0, maxTokens: 5 })).generation.result;
   const b = await (await mm.chat(ask(models().testJpeg), { temperature: 0, maxTokens: 5 })).generation.result;
   assert.deepEqual(a.tokens, b.tokens);
+});
+
+test("the browser decodes, slices and encodes the image like Node", async () => {
+  const node = await runCli("node", ["generate", "--model", models().llm, "--mmproj", models().mmproj16x, "--image",
+    models().testJpeg, "--prompt", QUESTION, "--temp", "0", "--max-tokens", "8", "--ctx-size", "1024", "--json"]);
+  assert.equal(node.code, 0, node.stderr);
+  const page = await browserRun([models().llm, QUESTION, "8", models().mmproj16x, models().testJpeg]);
+  assert.equal(page.imageTokens, 183);
+  assert.deepEqual(page.tokens, JSON.parse(node.stdout).tokens);
 });

@@ -1,20 +1,21 @@
 // Drives headless Chromium (Debian's /usr/bin/chromium) through playwright-core: serves the
 // repository with COOP/COEP headers (needed for SharedArrayBuffer, hence wasm threads), opens
 // page.html and prints the page's result as JSON.
-// Usage: node tests/browser/run.mjs MODEL_FILE PROMPT N
+// Usage: node tests/browser/run.mjs MODEL_FILE PROMPT N [MMPROJ_FILE IMAGE_FILE]
 import { createReadStream, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { extname, join, resolve } from "node:path";
 import { chromium } from "playwright-core";
 
-const [modelFile, prompt, n] = process.argv.slice(2);
+const [modelFile, prompt, n, mmprojFile, imageFile] = process.argv.slice(2);
+const served = { "/model.gguf": modelFile, "/mmproj.gguf": mmprojFile, "/image": imageFile };
 const root = resolve(new URL("../..", import.meta.url).pathname);
 const types = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm" };
 
 const server = createServer((req, res) => {
   const url = new URL(req.url, "http://localhost");
-  const path = url.pathname === "/model.gguf" ? modelFile : join(root, decodeURIComponent(url.pathname));
-  if (!path.startsWith(root) && path !== modelFile) return res.writeHead(403).end();
+  const path = served[url.pathname] ?? join(root, decodeURIComponent(url.pathname));
+  if (!path.startsWith(root) && !Object.values(served).includes(path)) return res.writeHead(403).end();
   let size;
   try {
     size = statSync(path).size;
@@ -42,7 +43,7 @@ try {
   const logs = [];
   page.on("console", (m) => logs.push(m.text()));
   page.on("pageerror", (e) => logs.push(String(e)));
-  const q = new URLSearchParams({ model: "/model.gguf", prompt, n });
+  const q = new URLSearchParams({ model: "/model.gguf", prompt, n, ...(mmprojFile ? { mmproj: "/mmproj.gguf", image: "/image" } : {}) });
   await page.goto(`http://127.0.0.1:${port}/tests/browser/page.html?${q}`);
   await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 120_000 });
   const result = await page.evaluate(() => window.__result);
