@@ -17,12 +17,14 @@ export { Engine, type EngineOptions, type LogLevel } from "./engine/ts/engine.ts
 export { AbortError, EngineError, GgufError, InvalidRequestError } from "./engine/ts/errors.ts";
 export { Context, type ContextOptions, Model, type ModelInfo, type ModelSource } from "./engine/ts/model.ts";
 export {
+  evaluate,
   type FinishReason,
   generate,
   type GenerateOptions,
   Generation,
   type GenerationPiece,
   type GenerationResult,
+  type PromptInput,
   type SamplingOptions,
   type Usage,
 } from "./engine/ts/generate.ts";

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { Engine } from "../engine/ts/engine.ts";
 import { Model } from "../engine/ts/model.ts";
+import { evaluate } from "../engine/ts/generate.ts";
 import { VisionModel } from "../engine/ts/vision/vision-model.ts";
 import { Rng } from "../engine/ts/tiny-model/random.ts";
 import { createFileSink, openFile, runtime } from "../engine/ts/platform.ts";
@@ -79,7 +80,7 @@ async function wasmSpeed(model: string, threads: number, prompt: number, gen: nu
     const ctx = await m.createContext({ contextSize: prompt + gen + 16, batchSize: prompt });
     const tokens = Int32Array.from({ length: prompt }, (_, i) => 1000 + ((i * 7919) % 90000));
     const decodeRun = async () => {
-      await ctx.evaluate(tokens.subarray(0, 1));
+      await evaluate(ctx, tokens.subarray(0, 1));
       const t0 = performance.now();
       for (let i = 0; i < gen; i++) {
         await engine.call("step", ctx.handle, m.handle, {
@@ -91,7 +92,7 @@ async function wasmSpeed(model: string, threads: number, prompt: number, gen: nu
     };
     const prefillRun = async () => {
       const t0 = performance.now();
-      await ctx.evaluate(tokens);
+      await evaluate(ctx, tokens);
       return prompt / ((performance.now() - t0) / 1000);
     };
     await prefillRun(); // warm-up: V8 tiers up the wasm during the first calls

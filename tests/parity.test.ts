@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { after, before, test } from "node:test";
-import { Engine, generate, Model } from "../mod.ts";
+import { Engine, evaluate, generate, Model } from "../mod.ts";
 import { maxRelativeError, models, oracle } from "./helpers.ts";
 
 const PROMPTS = [
@@ -38,7 +38,7 @@ async function wasmRun(model: Model, prompt: string) {
   const ctx = await model.createContext({ contextSize: 1024, batchSize: 512 });
   try {
     const promptTokens = await model.tokenize(prompt);
-    const logits = await ctx.evaluate(promptTokens);
+    const logits = await evaluate(ctx, promptTokens);
     const r = await generate(ctx, promptTokens, { temperature: 0, maxTokens: N_PREDICT }).result;
     return { promptTokens: [...promptTokens], tokens: r.tokens, logits };
   } finally {

@@ -5,14 +5,16 @@
  */
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { encode as encodePng } from "fast-png";
 import { Engine, InvalidRequestError } from "../mod.ts";
 import { type Message, MiniCPMV } from "../engine/ts/minicpmv.ts";
 import type { ImageInput } from "../engine/ts/vision/image-source.ts";
 import { renderChat } from "../engine/ts/chat/template.ts";
-import { browserRun, models, runCli, type RuntimeName } from "./helpers.ts";
+import { browserRun, maxRelativeError, models, nativeBin, run as runProcess, runCli, type RuntimeName } from "./helpers.ts";
+import { evaluate } from "../engine/ts/generate.ts";
+import { readFileSync as readBytes, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 
 const QUESTION = "What is in the image?";
 let engine: Engine;
@@ -22,7 +24,7 @@ let jpeg: Uint8Array;
 before(async () => {
   engine = await Engine.create({ threads: 2, logLevel: "error" });
   mm = await MiniCPMV.load(engine, { model: models().llm, mmproj: models().mmproj16x, contextSize: 4096 });
-  jpeg = new Uint8Array(readFileSync(models().testJpeg));
+  jpeg = new Uint8Array(readBytes(models().testJpeg));
 });
 after(() => engine.terminate());
 
@@ -116,4 +118,28 @@ test("the browser decodes, slices and encodes the image like Node", async () => 
   const page = await browserRun([models().llm, QUESTION, "8", models().mmproj16x, models().testJpeg]);
   assert.equal(page.imageTokens, 183);
   assert.deepEqual(page.tokens, JSON.parse(node.stdout).tokens);
+});
+
+test("image-prompt logits agree with native llama.cpp decoding the same embeddings", async () => {
+  for (const mode of ["16x", "4x"] as const) {
+    const run = await mm.chat(ask(jpeg), { temperature: 0, maxTokens: 0, downsampleMode: mode });
+    await run.generation.result;
+    const wasm = await evaluate(mm.context, run.prompt);
+    // the same tokens and embeddings, for tests/oracle/oracle.cpp evaluate
+    const { tokens, embeddings = [] } = run.prompt;
+    const nEmbd = mm.model.info.nEmbd;
+    const parts: ArrayBufferView[] = [Int32Array.of(tokens.length, embeddings.length, nEmbd), tokens];
+    for (const e of embeddings) parts.push(Int32Array.of(e.start, e.data.length / nEmbd), e.data);
+    const dir = tmpdir();
+    const input = `${dir}/mce-eval-${process.pid}.bin`;
+    const logitsFile = `${dir}/mce-eval-${process.pid}.logits`;
+    writeFileSync(input, Buffer.concat(parts.map((p) => new Uint8Array(p.buffer, p.byteOffset, p.byteLength))));
+    const r = await runProcess(nativeBin("oracle"), ["evaluate", "--model", models().llm, "--input", input, "--logits-out", logitsFile]);
+    assert.equal(r.code, 0, r.stderr);
+    const native = new Float32Array(new Uint8Array(readBytes(logitsFile)).buffer);
+    rmSync(input);
+    rmSync(logitsFile);
+    const err = maxRelativeError(wasm, native);
+    assert.ok(err <= 1e-3, `${mode}: max relative error ${err}`);
+  }
 });

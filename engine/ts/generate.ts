@@ -125,8 +125,19 @@ export function generate(ctx: Context, prompt: ArrayLike<number> | PromptInput, 
   return new Generation(ctx, input, options);
 }
 
-/** Decodes the prompt on `seq` in batches and samples the first token from its last position. */
-async function prefill(ctx: Context, input: PromptInput, seq: number, sampler: number, checkAbort: () => void) {
+/**
+ * Decodes the prompt on `seq` in batches (text, then embedding spans in place of their
+ * placeholders, sequential positions). From the last position it samples with `sampler` (if not 0)
+ * and returns the logits when `wantLogits`.
+ */
+async function prefill(
+  ctx: Context,
+  input: PromptInput,
+  seq: number,
+  sampler: number,
+  wantLogits: boolean,
+  checkAbort: () => void,
+): Promise<{ token: number; logits: Float32Array | null }> {
   const engine = ctx.model.engine;
   const { tokens } = input;
   const nEmbd = ctx.model.info.nEmbd;
@@ -151,25 +162,36 @@ async function prefill(ctx: Context, input: PromptInput, seq: number, sampler: n
   if (next >= tokens.length) throw new InvalidRequestError("the prompt must end with text after its images", "prompt");
   return await decodeTokens(next, tokens.length, true);
 
-  async function decodeTokens(from: number, to: number, sampleLast: boolean): Promise<number> {
+  async function decodeTokens(from: number, to: number, isEnd: boolean) {
     let token = -1;
+    let logits: Float32Array | null = null;
     for (let start = from; start < to; start += ctx.batchSize) {
       checkAbort();
       const chunk = tokens.slice(start, Math.min(to, start + ctx.batchSize));
-      const last = sampleLast && start + chunk.length === to;
+      const last = isEnd && start + chunk.length === to;
       const r = await engine.call("step", ctx.handle, ctx.model.handle, {
         tokens: chunk,
         pos: Int32Array.from(chunk, (_, i) => start + i),
         seqIds: new Int32Array(chunk.length).fill(seq),
         outputs: last ? [chunk.length - 1] : [],
         samplers: last ? [sampler] : [],
-        wantLogits: [false],
+        wantLogits: [wantLogits],
       });
       if (r.code !== 0) throw new EngineError(`decode failed with code ${r.code}`, "decode_failed");
-      if (last) token = r.tokens[0];
+      if (last) [token, logits] = [r.tokens[0], r.logits[0]];
     }
-    return token;
+    return { token, logits };
   }
+}
+
+/** Decodes a prompt (text, or text with image embeddings) on a fresh sequence; the logits after it. */
+export async function evaluate(ctx: Context, prompt: ArrayLike<number> | PromptInput, seq = 0): Promise<Float32Array> {
+  const input = "tokens" in prompt ? prompt as PromptInput : { tokens: Int32Array.from(prompt as ArrayLike<number>) };
+  if (input.tokens.length === 0 || input.tokens.length >= ctx.size) {
+    throw new InvalidRequestError(`evaluate needs 1..${ctx.size - 1} tokens`, "prompt");
+  }
+  await ctx.clearSequence(seq);
+  return (await prefill(ctx, input, seq, 0, true, () => {})).logits!;
 }
 
 export class Generation implements AsyncIterable<GenerationPiece> {
@@ -242,7 +264,7 @@ export class Generation implements AsyncIterable<GenerationPiece> {
     let finishReason: FinishReason = "length";
     try {
       await ctx.clearSequence(seq);
-      let token = await prefill(ctx, input, seq, sampler, checkAbort);
+      let { token } = await prefill(ctx, input, seq, sampler, false, checkAbort);
       t1 = performance.now();
 
       const detok = new Detokenizer(vocab);

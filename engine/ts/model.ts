@@ -128,31 +128,6 @@ export class Context {
     if (!ok) throw new EngineError(`could not clear sequence ${seq}`);
   }
 
-  /** Decodes `tokens` on a fresh sequence and returns the logits after the last one. */
-  async evaluate(tokens: ArrayLike<number>, seq = 0): Promise<Float32Array> {
-    if (tokens.length === 0 || tokens.length >= this.size) {
-      throw new InvalidRequestError(`evaluate needs 1..${this.size - 1} tokens`, "tokens");
-    }
-    await this.clearSequence(seq);
-    const all = Int32Array.from(tokens);
-    let logits: Float32Array | null = null;
-    for (let start = 0; start < all.length; start += this.batchSize) {
-      const chunk = all.slice(start, start + this.batchSize);
-      const last = start + chunk.length === all.length;
-      const r = await this.model.engine.call("step", this.handle, this.model.handle, {
-        tokens: chunk,
-        pos: Int32Array.from(chunk, (_, i) => start + i),
-        seqIds: new Int32Array(chunk.length).fill(seq),
-        outputs: last ? [chunk.length - 1] : [],
-        samplers: [0],
-        wantLogits: [true],
-      });
-      if (r.code !== 0) throw new EngineError(`decode failed with code ${r.code}`, "decode_failed");
-      if (last) logits = r.logits[0];
-    }
-    return logits!;
-  }
-
   async close(): Promise<void> {
     await this.model.engine.call("freeContext", this.handle);
   }

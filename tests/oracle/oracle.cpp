@@ -4,6 +4,11 @@
 //   oracle generate --model FILE --prompt TEXT [--n N] [--threads T] [--ctx N] [--logits-out FILE]
 //   oracle encode --mmproj FILE --tile FILE --width W --height H [--merge 4|2] [--threads T] [--repeat N] --out FILE
 //     (prints {"n_tokens", "n_embd", "ms": [time of each encode]})
+//   oracle evaluate --model FILE --input FILE --logits-out FILE [--threads T]
+//     input (little-endian): i32 n_tokens, i32 n_spans, i32 n_embd, i32 tokens[n_tokens], then per
+//     span: i32 start, i32 rows, f32 embd[rows * n_embd] (embeddings replace tokens start..start+rows-1).
+//     Decodes with sequential positions (the same in every rope section, as mtmd does for
+//     MiniCPM-V slices) and writes the logits after the last token.
 //
 // Tokenizes the prompt (special tokens parsed, none added), decodes it, writes the logits
 // after the prompt as raw little-endian f32 to --logits-out, then decodes up to N greedy
@@ -15,6 +20,7 @@
 #include "clip-model.h"
 #include "mtmd.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -24,7 +30,8 @@
 
 static void usage() {
     fprintf(stderr, "usage: oracle generate --model FILE --prompt TEXT [--n N] [--threads T] [--ctx N] [--logits-out FILE]\n"
-                    "       oracle encode --mmproj FILE --tile FILE --width W --height H [--merge 4|2] [--threads T] --out FILE\n");
+                    "       oracle encode --mmproj FILE --tile FILE --width W --height H [--merge 4|2] [--threads T] --out FILE\n"
+                    "       oracle evaluate --model FILE --input FILE --logits-out FILE [--threads T]\n");
     exit(2);
 }
 
@@ -106,7 +113,108 @@ static void json_tokens(const char * name, const std::vector<llama_token> & toks
     printf("]");
 }
 
+static int evaluate(int argc, char ** argv) {
+    std::string model_path, input, logits_out;
+    int n_threads = 2;
+    for (int i = 2; i < argc; i++) {
+        std::string a = argv[i];
+        if (i + 1 >= argc) usage();
+        if (a == "--model") model_path = argv[++i];
+        else if (a == "--input") input = argv[++i];
+        else if (a == "--logits-out") logits_out = argv[++i];
+        else if (a == "--threads") n_threads = atoi(argv[++i]);
+        else usage();
+    }
+    if (model_path.empty() || input.empty() || logits_out.empty()) usage();
+    FILE * f = fopen(input.c_str(), "rb");
+    if (!f) { fprintf(stderr, "oracle: cannot open %s\n", input.c_str()); return 1; }
+    int32_t hdr[3];
+    if (fread(hdr, sizeof(int32_t), 3, f) != 3) return 1;
+    const int n_tokens = hdr[0], n_spans = hdr[1], n_embd = hdr[2];
+    std::vector<llama_token> tokens(n_tokens);
+    if (fread(tokens.data(), sizeof(int32_t), n_tokens, f) != (size_t) n_tokens) return 1;
+    struct span { int start, rows; std::vector<float> embd; };
+    std::vector<span> spans(n_spans);
+    for (auto & sp : spans) {
+        int32_t sr[2];
+        if (fread(sr, sizeof(int32_t), 2, f) != 2) return 1;
+        sp.start = sr[0];
+        sp.rows = sr[1];
+        sp.embd.resize((size_t) sp.rows * n_embd);
+        if (fread(sp.embd.data(), sizeof(float), sp.embd.size(), f) != sp.embd.size()) return 1;
+    }
+    fclose(f);
+
+    llama_model_params mp = llama_model_default_params();
+    mp.load_mode = LLAMA_LOAD_MODE_NONE;
+    llama_model * model = llama_model_load_from_file(model_path.c_str(), mp);
+    if (!model) { fprintf(stderr, "oracle: cannot load %s\n", model_path.c_str()); return 1; }
+    if (llama_model_n_embd(model) != n_embd) { fprintf(stderr, "oracle: n_embd mismatch\n"); return 1; }
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = 4096;
+    cp.n_batch = 512;
+    cp.n_ubatch = 512;
+    cp.n_threads = n_threads;
+    cp.n_threads_batch = n_threads;
+    cp.no_perf = true;
+    llama_context * ctx = llama_init_from_model(model, cp);
+    if (!ctx) return 1;
+
+    auto decode_tokens = [&](int from, int to, bool last) {
+        for (int s = from; s < to; s += 512) {
+            const int n = std::min(512, to - s);
+            llama_batch b = llama_batch_init(n, 0, 1);
+            for (int i = 0; i < n; i++) {
+                b.token[i] = tokens[s + i];
+                b.pos[i] = s + i;
+                b.n_seq_id[i] = 1;
+                b.seq_id[i][0] = 0;
+                b.logits[i] = last && s + i == to - 1;
+            }
+            b.n_tokens = n;
+            const int rc = llama_decode(ctx, b);
+            llama_batch_free(b);
+            if (rc != 0) return false;
+        }
+        return true;
+    };
+    int next = 0;
+    for (auto & sp : spans) {
+        if (!decode_tokens(next, sp.start, false)) return 1;
+        for (int s = 0; s < sp.rows; s += 512) {
+            const int n = std::min(512, sp.rows - s);
+            std::vector<llama_pos> pos((size_t) n * 4);
+            for (int j = 0; j < 4; j++) for (int i = 0; i < n; i++) pos[(size_t) j * n + i] = sp.start + s + i;
+            std::vector<int32_t> n_seq(n, 1);
+            llama_seq_id seq0 = 0;
+            std::vector<llama_seq_id *> seqs(n, &seq0);
+            std::vector<int8_t> logits(n, 0);
+            llama_batch b = {};
+            b.n_tokens = n;
+            b.embd = sp.embd.data() + (size_t) s * n_embd;
+            b.pos = pos.data();
+            b.n_seq_id = n_seq.data();
+            b.seq_id = seqs.data();
+            b.logits = logits.data();
+            if (llama_decode(ctx, b) != 0) return 1;
+        }
+        next = sp.start + sp.rows;
+    }
+    if (!decode_tokens(next, n_tokens, true)) return 1;
+    f = fopen(logits_out.c_str(), "wb");
+    fwrite(llama_get_logits_ith(ctx, -1), sizeof(float), llama_vocab_n_tokens(llama_model_get_vocab(model)), f);
+    fclose(f);
+    llama_free(ctx);
+    llama_model_free(model);
+    return 0;
+}
+
 int main(int argc, char ** argv) {
+    if (argc >= 2 && strcmp(argv[1], "evaluate") == 0) {
+        llama_log_set(quiet_log, nullptr);
+        llama_backend_init();
+        return evaluate(argc, argv);
+    }
     if (argc >= 2 && strcmp(argv[1], "encode") == 0) {
         llama_log_set(quiet_log, nullptr);
         mtmd_log_set(quiet_log, nullptr);
