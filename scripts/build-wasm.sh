@@ -77,6 +77,9 @@ fi
 if ! cmp -s "$OUT/build-key" "$DEST/build-key" 2>/dev/null; then
   rm -rf "$DEST" && mkdir -p "$DEST" && cp "$OUT"/* "$DEST/"
 fi
+touch "$LIBS" "$OUT" # most recently used
+prune_cache "wasm-libs-????????????????" 2
+prune_cache "wasm-????????????????" 3
 # Not part of the emscripten output: copied on every run so edits need no rebuild.
 cp "$ROOT/engine/wasm/pthread-bootstrap.cjs" "$DEST/"
 echo "$DEST"

@@ -56,3 +56,9 @@ apt_install() {
 hash_inputs() {
   { for f in "$@"; do echo "$f"; if [ -f "$f" ]; then cat "$f"; fi; done; } | sha256sum | cut -c1-16
 }
+
+# Keeps the $2 most recently used cache entries matching the glob $1 (builds for older inputs).
+prune_cache() {
+  # shellcheck disable=SC2086
+  ls -dt "$CACHE_DIR"/$1 2>/dev/null | tail -n +$(( $2 + 1 )) | xargs -r rm -rf
+}

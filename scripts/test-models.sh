@@ -19,4 +19,6 @@ if [ ! -f "$OUT/.done" ]; then
 fi
 # real test media from the pinned llama.cpp source
 [ -f "$OUT/test-1.jpeg" ] || cp "$LLAMA_SRC/tools/mtmd/test-1.jpeg" "$LLAMA_SRC/tools/mtmd/test-3.mp4" "$OUT/"
+touch "$OUT"
+prune_cache "test-models-????????????????" 2
 echo "$OUT"

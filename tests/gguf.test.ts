@@ -154,3 +154,17 @@ test("a valid header llama.cpp still refuses gives EngineError, and the engine k
   assert.equal(model.info.nVocab, 151936);
   await model.close();
 });
+
+test("Blob sources are validated the same way (browser path)", async () => {
+  await assert.rejects(Model.load(engine, [new File(["not a model at all"], "notes.gguf")]), (e: unknown) => {
+    assert.ok(e instanceof GgufError);
+    assert.equal(e.code, "not_gguf");
+    assert.match(e.message, /notes\.gguf/);
+    return true;
+  });
+  const { readFileSync } = await import("node:fs");
+  const mmproj = new File([readFileSync(models().mmproj16x)], "mmproj.gguf");
+  await assert.rejects(Model.load(engine, [mmproj]), (e: unknown) => e instanceof GgufError && e.code === "wrong_architecture");
+  const shards = [1, 3].map((n) => new File([readFileSync(`${models().splitDir}/tiny-llm-0000${n}-of-00003.gguf`)], `s${n}.gguf`));
+  await assert.rejects(Model.load(engine, shards), (e: unknown) => e instanceof GgufError && e.code === "split_mismatch");
+});

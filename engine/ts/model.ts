@@ -2,8 +2,8 @@
 
 import type { Engine } from "./engine.ts";
 import { EngineError, InvalidRequestError } from "./errors.ts";
-import { openModelFiles } from "./gguf/model-files.ts";
-import { isServerRuntime, openFile } from "./platform.ts";
+import { openModelFiles, validateModelSources } from "./gguf/model-files.ts";
+import { blobSource, isServerRuntime, openFile } from "./platform.ts";
 import { Detokenizer, Vocabulary } from "./vocab.ts";
 
 export interface ModelInfo {
@@ -53,10 +53,11 @@ export class Model {
       const set = await openModelFiles(sources[0], "llm", openFile);
       files = set.paths.map((p) => ({ name: basename(p), file: p }));
     } else {
-      files = sources.map((s, i) => ({
-        name: typeof s === "string" ? basename(s) : (s as File).name ?? `part-${i}.gguf`,
-        file: s,
-      }));
+      if (sources.some((s) => typeof s === "string")) {
+        throw new InvalidRequestError("pass one path, or Blobs/Files (every shard, in order)", "model");
+      }
+      files = sources.map((s, i) => ({ name: (s as File).name || `part-${i + 1}.gguf`, file: s }));
+      await validateModelSources(files.map((f) => blobSource(f.name, f.file as Blob)), "llm");
     }
     const r = await engine.call("loadModel", files);
     const info: ModelInfo = {

@@ -38,27 +38,32 @@ const EXPECTED: Record<ModelKind, { arch: string; describe: string }> = {
   mmproj: { arch: "clip", describe: "a minicpmv4_6 mmproj GGUF" },
 };
 
+/** Opens a model by path (the first shard of a split set brings the whole set) and validates it. */
 export async function openModelFiles(path: string, kind: ModelKind, open: FileOpener): Promise<ModelFiles> {
   const named = parseSplitName(path);
   const paths = named
     ? Array.from({ length: named.count }, (_, i) => splitFileName(named.prefix, i, named.count))
     : [path];
-
-  const headers: GgufHeader[] = [];
-  let totalBytes = 0;
-  for (const p of paths) {
+  const sources: ByteSource[] = [];
+  for (const [i, p] of paths.entries()) {
     const src = await open(p);
     if (!src) {
       if (p === path) throw new GgufError("split_missing", p, "file not found");
-      throw new GgufError("split_missing", p, `shard ${paths.indexOf(p) + 1} of ${paths.length} is missing (needed by ${path})`);
+      throw new GgufError("split_missing", p, `shard ${i + 1} of ${paths.length} is missing (needed by ${path})`);
     }
-    headers.push(await readGgufHeader(src));
-    totalBytes += src.size;
+    sources.push(src);
   }
+  return await validateModelSources(sources, kind);
+}
 
+/** Validates one file or the shards of a split set (in order) from any byte sources (files, Blobs). */
+export async function validateModelSources(sources: ByteSource[], kind: ModelKind): Promise<ModelFiles> {
+  const headers: GgufHeader[] = [];
+  for (const src of sources) headers.push(await readGgufHeader(src));
+  const paths = sources.map((s) => s.name);
   checkSplitSet(paths, headers);
   const architecture = checkArchitecture(paths[0], headers[0], kind);
-  return { kind, paths, headers, totalBytes, architecture };
+  return { kind, paths, headers, totalBytes: sources.reduce((a, s) => a + s.size, 0), architecture };
 }
 
 function checkSplitSet(paths: string[], headers: GgufHeader[]): void {

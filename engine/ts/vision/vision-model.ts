@@ -2,8 +2,8 @@
 
 import type { Engine } from "../engine.ts";
 import { InvalidRequestError } from "../errors.ts";
-import { openModelFiles } from "../gguf/model-files.ts";
-import { isServerRuntime, openFile } from "../platform.ts";
+import { type ModelFiles, openModelFiles, validateModelSources } from "../gguf/model-files.ts";
+import { blobSource, isServerRuntime, openFile } from "../platform.ts";
 import type { DownsampleMode } from "./plan.ts";
 
 export interface Tile {
@@ -30,19 +30,19 @@ export class VisionModel {
 
   /** Loads an mmproj from a path (validated first) or a Blob/File. */
   static async load(engine: Engine, source: string | Blob): Promise<VisionModel> {
-    let mean = [0.5, 0.5, 0.5];
-    let std = [0.5, 0.5, 0.5];
+    let files: ModelFiles;
     let name: string;
     if (typeof source === "string") {
       if (!isServerRuntime) throw new InvalidRequestError("loading by path needs Deno, Bun or Node.js; pass a Blob");
-      const files = await openModelFiles(source, "mmproj", openFile);
-      const meta = files.headers[0].metadata;
-      mean = (meta.get("clip.vision.image_mean") as number[] | undefined) ?? mean;
-      std = (meta.get("clip.vision.image_std") as number[] | undefined) ?? std;
+      files = await openModelFiles(source, "mmproj", openFile);
       name = source.slice(source.lastIndexOf("/") + 1);
     } else {
-      name = (source as File).name ?? "mmproj.gguf";
+      name = (source as File).name || "mmproj.gguf";
+      files = await validateModelSources([blobSource(name, source)], "mmproj");
     }
+    const meta = files.headers[0].metadata;
+    const mean = (meta.get("clip.vision.image_mean") as number[] | undefined) ?? [0.5, 0.5, 0.5];
+    const std = (meta.get("clip.vision.image_std") as number[] | undefined) ?? [0.5, 0.5, 0.5];
     const r = await engine.call("loadVision", { name, file: source });
     return new VisionModel(engine, r.vision, {
       nEmbd: r.nEmbd,
