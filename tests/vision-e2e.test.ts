@@ -13,6 +13,8 @@ import type { ImageInput } from "../engine/ts/vision/image-source.ts";
 import { renderChat } from "../engine/ts/chat/template.ts";
 import { browserRun, maxRelativeError, models, nativeBin, run as runProcess, runCli, type RuntimeName } from "./helpers.ts";
 import { evaluate } from "../engine/ts/generate.ts";
+import { decodeImage } from "../engine/ts/vision/decode.ts";
+import bmp from "bmp-js";
 import { readFileSync as readBytes, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 
@@ -111,13 +113,25 @@ test("images as a data URL and a file path", async () => {
   assert.deepEqual(a.tokens, b.tokens);
 });
 
-test("the browser decodes, slices and encodes the image like Node", async () => {
+test("the browser decodes (JPEG, BMP), slices and encodes the image like Node", async () => {
   const node = await runCli("node", ["generate", "--model", models().llm, "--mmproj", models().mmproj16x, "--image",
     models().testJpeg, "--prompt", QUESTION, "--temp", "0", "--max-tokens", "8", "--ctx-size", "1024", "--json"]);
   assert.equal(node.code, 0, node.stderr);
-  const page = await browserRun([models().llm, QUESTION, "8", models().mmproj16x, models().testJpeg]);
-  assert.equal(page.imageTokens, 183);
-  assert.deepEqual(page.tokens, JSON.parse(node.stdout).tokens);
+  // the same pixels as a BMP (decoded here, re-encoded with bmp-js): same tokens expected
+  const img = await decodeImage(jpeg);
+  const abgr = new Uint8Array(img.width * img.height * 4);
+  for (let p = 0; p < img.width * img.height; p++) abgr.set([255, img.data[p * 3 + 2], img.data[p * 3 + 1], img.data[p * 3]], p * 4);
+  const bmpFile = `${tmpdir()}/mce-test-${process.pid}.bmp`;
+  writeFileSync(bmpFile, bmp.encode({ data: Buffer.from(abgr), width: img.width, height: img.height }).data);
+  try {
+    for (const image of [models().testJpeg, bmpFile]) {
+      const page = await browserRun([models().llm, QUESTION, "8", models().mmproj16x, image]);
+      assert.equal(page.imageTokens, 183);
+      assert.deepEqual(page.tokens, JSON.parse(node.stdout).tokens, image);
+    }
+  } finally {
+    rmSync(bmpFile);
+  }
 });
 
 test("image-prompt logits agree with native llama.cpp decoding the same embeddings", async () => {

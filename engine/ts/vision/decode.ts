@@ -81,7 +81,7 @@ async function decodePixels(bytes: Uint8Array, format: Format): Promise<RgbImage
     }
     case "bmp": {
       // bmp-js returns ABGR bytes; alpha is not meaningful in most BMPs
-      const r = bmp.decode(toBuffer(bytes));
+      const r = bmp.decode(await toBuffer(bytes));
       const out = new Uint8Array(r.width * r.height * 3);
       for (let i = 0, o = 0; o < out.length; i += 4, o += 3) {
         out[o] = r.data[i + 3];
@@ -97,11 +97,11 @@ async function decodePixels(bytes: Uint8Array, format: Format): Promise<RgbImage
   }
 }
 
-function toBuffer(bytes: Uint8Array): Buffer {
-  // bmp-js reads with Buffer methods
-  const B = (globalThis as { Buffer?: typeof Buffer }).Buffer;
-  if (!B) throw bad("BMP decoding needs Buffer (Deno, Bun or Node.js)");
-  return B.from(bytes);
+/** bmp-js reads and allocates with the global Buffer; browsers get the `buffer` package's. */
+async function toBuffer(bytes: Uint8Array): Promise<Buffer> {
+  const g = globalThis as { Buffer?: typeof Buffer };
+  g.Buffer ??= (await import("buffer")).Buffer as unknown as typeof Buffer;
+  return g.Buffer.from(bytes);
 }
 
 let webp: Promise<(b: ArrayBuffer) => Promise<{ width: number; height: number; data: Uint8ClampedArray }>> | undefined;
