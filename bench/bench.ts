@@ -1,10 +1,10 @@
 /**
- * `cli.ts bench [--threads 1,2] [--prompt 512] [--gen 128] [--reps 2] [--only llm,vision,cache] [--out FILE]`
+ * `cli.ts bench [--threads 1,2] [--prompt 512] [--gen 128] [--reps 2] [--only llm,vision,vision-q8,cache] [--out FILE]`
  * Speed of the WASM engine and of native llama.cpp (same pinned source, same files, same
  * threads) on the real-shape MiniCPM-V 4.6 pair, generated on demand into the build cache:
  * prefill and decode (native: llama-bench) and one 448x448 tile through the vision encoder in
- * 16x and 4x (native: tests/oracle encode); and two chat turns about one image (the encode
- * cache). Prints a table with ratios; writes JSON.
+ * 16x and 4x (native: tests/oracle encode), with the F16 weights as shipped and with their Q8_0
+ * rewrite; and two chat turns about one image (the encode cache). Prints a table; writes JSON.
  */
 
 import { spawn } from "node:child_process";
@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import { Engine } from "../engine/ts/engine.ts";
 import { Model } from "../engine/ts/model.ts";
 import { evaluate } from "../engine/ts/generate.ts";
-import { VisionModel } from "../engine/ts/vision/vision-model.ts";
+import { convertedPath, VisionModel } from "../engine/ts/vision/vision-model.ts";
 import { Rng } from "../engine/ts/tiny-model/random.ts";
 import { createFileSink, openFile, runtime } from "../engine/ts/platform.ts";
 import { generatePair } from "../engine/ts/tiny-model/generate.ts";
@@ -200,11 +200,14 @@ export async function runBench(args: string[]): Promise<number> {
       rows.push({ metric: `prefill ${prompt}`, unit: "tok/s", threads: t, wasm: wasm.prefill, native: native.prefill });
       rows.push({ metric: `decode ${gen}`, unit: "tok/s", threads: t, wasm: wasm.decode, native: native.decode });
     }
-    if (want("vision")) {
-      const wasm = await wasmEncodeTime(mmproj, t, reps);
+    for (const [part, weights] of [["vision", "F16"], ["vision-q8", "Q8_0"]] as const) {
+      if (!want(part)) continue;
+      // both engines read the same file: the mmproj as shipped, or its Q8_0 rewrite
+      const file = weights === "F16" ? mmproj : await convertedPath(mmproj);
+      const wasm = await wasmEncodeTime(file, t, reps);
       for (const [mode, merge] of [["16x", 4], ["4x", 2]] as const) {
-        const native = await nativeEncodeTime(bin, mmproj, t, merge, reps);
-        rows.push({ metric: `vision encode 448x448 ${mode}`, unit: "s", threads: t, wasm: wasm[mode], native });
+        const native = await nativeEncodeTime(bin, file, t, merge, reps);
+        rows.push({ metric: `vision encode 448x448 ${mode}, ${weights} weights`, unit: "s", threads: t, wasm: wasm[mode], native });
       }
     }
   }

@@ -1,6 +1,6 @@
 /**
  * `generate --model FILE [--mmproj FILE] [--image FILE]... [--prompt TEXT] [--raw]
- *  [--downsample-mode 16x|4x] [--max-slice-nums N] [--no-image-id] [--think]
+ *  [--downsample-mode 16x|4x] [--max-slice-nums N] [--no-image-id] [--vision-weights as-is|q8_0] [--think]
  *  [--temp T] [--seed S] [--max-tokens N] [--threads N] [--ctx-size N] [--stop S]... [--json]`
  * Without --raw the prompt (after the images) is one user message rendered with the model's
  * chat template; --raw sends the prompt text as-is (no images).
@@ -25,6 +25,7 @@ export async function run(args: string[]): Promise<number> {
       "downsample-mode": { type: "string", default: "16x" },
       "max-slice-nums": { type: "string", default: "9" },
       "no-image-id": { type: "boolean", default: false },
+      "vision-weights": { type: "string", default: "as-is" },
       think: { type: "boolean", default: false },
       temp: { type: "string", default: "0.8" },
       seed: { type: "string" },
@@ -49,7 +50,9 @@ export async function run(args: string[]): Promise<number> {
 
   const engine = await Engine.create({ threads: num(v.threads, "threads"), logLevel: v.verbose ? "info" : "error" });
   try {
-    const mm = await MiniCPMV.load(engine, { model: v.model, mmproj: v.mmproj, contextSize: num(v["ctx-size"], "ctx-size") });
+    const visionWeights = v["vision-weights"];
+    if (visionWeights !== "as-is" && visionWeights !== "q8_0") throw new InvalidRequestError("--vision-weights must be as-is or q8_0", "vision-weights");
+    const mm = await MiniCPMV.load(engine, { model: v.model, mmproj: v.mmproj, visionWeights, contextSize: num(v["ctx-size"], "ctx-size") });
     const sampling = {
       temperature: num(v.temp, "temp"),
       seed: num(v.seed, "seed"),

@@ -5,12 +5,16 @@
  */
 
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { after, before, test } from "node:test";
 import { Engine, EngineError, InvalidRequestError } from "../mod.ts";
 import { VisionModel } from "../engine/ts/vision/vision-model.ts";
 import { Rng } from "../engine/ts/tiny-model/random.ts";
+import { TINY_VISION, visionMetadata, visionTensors } from "../engine/ts/tiny-model/generate.ts";
+import { TensorType } from "../engine/ts/gguf/format.ts";
+import { writeGguf } from "../engine/ts/gguf/writer.ts";
+import { createFileSink } from "../engine/ts/platform.ts";
 import { maxRelativeError, models, nativeBin, run } from "./helpers.ts";
 
 const TOLERANCE = 1e-3;
@@ -83,4 +87,37 @@ test("16x on a 4x-only file and bad tiles give clear errors", async () => {
   await assert.rejects(v16.encodeTile({ width: 448, height: 448, data: new Float32Array(3) }), InvalidRequestError);
   // still usable afterwards
   assert.equal((await v16.encodeTile(randomTile(448, 448, 2), "16x")).length, 64 * v16.info.nEmbd);
+});
+
+/** The smallest cosine similarity between corresponding rows (tokens) of two embedding sets. */
+function minRowCosine(a: Float32Array, b: Float32Array, width: number): number {
+  let min = 1;
+  for (let r = 0; r < a.length / width; r++) {
+    let dot = 0, aa = 0, bb = 0;
+    for (let i = r * width; i < (r + 1) * width; i++) [dot, aa, bb] = [dot + a[i] * b[i], aa + a[i] ** 2, bb + b[i] ** 2];
+    min = Math.min(min, dot / Math.sqrt(aa * bb));
+  }
+  return min;
+}
+
+// Open item of #6: on the converted file WASM and native differ by 1.3e-2 max relative error
+// (min token cosine 0.99987), far above the F32/F16 paths; not yet explained, so not asserted here.
+test("Q8_0 vision weights: converted once and reused, embeddings close to F16", async () => {
+  // an F16 mmproj whose ffn_down rows (100) are not a multiple of 32: those become F32
+  const shape = { ...TINY_VISION, ff: 100, matrixType: TensorType.F16 };
+  const f16 = `${dir}/tiny-f16.gguf`;
+  await writeGguf(await createFileSink(f16), visionMetadata(shape, 64, "16x", "f16"), visionTensors(shape, 64, "16x", 5));
+  const converted = `${dir}/converted`;
+  const q8 = await VisionModel.load(engine, f16, { weights: "q8_0", convertedDir: converted });
+  const [file] = readdirSync(converted);
+  const made = statSync(`${converted}/${file}`).mtimeMs;
+  const fp = await VisionModel.load(engine, f16);
+  const tile = randomTile(448, 448, 21);
+  for (const mode of ["16x", "4x"] as const) {
+    const wasm = await q8.encodeTile(tile, mode);
+    const toF16 = minRowCosine(wasm, await fp.encodeTile(tile, mode), q8.info.nEmbd);
+    assert.ok(toF16 > 0.999, `${mode}: cosine to F16 ${toF16}`);
+  }
+  await VisionModel.load(engine, f16, { weights: "q8_0", convertedDir: converted });
+  assert.equal(statSync(`${converted}/${file}`).mtimeMs, made, "the converted file is reused");
 });

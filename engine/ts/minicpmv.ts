@@ -61,6 +61,8 @@ export interface ChatRun {
 export interface LoadOptions {
   model: ModelSource | ModelSource[];
   mmproj?: string | Blob;
+  /** vision weights: "as-is" (default) or "q8_0" (converted once, much faster in WASM) */
+  visionWeights?: "as-is" | "q8_0";
   /** context tokens (default 4096) */
   contextSize?: number;
   batchSize?: number;
@@ -84,7 +86,7 @@ export class MiniCPMV {
 
   static async load(engine: Engine, o: LoadOptions): Promise<MiniCPMV> {
     const model = await Model.load(engine, o.model);
-    const vision = o.mmproj ? await VisionModel.load(engine, o.mmproj) : undefined;
+    const vision = o.mmproj ? await VisionModel.load(engine, o.mmproj, { weights: o.visionWeights }) : undefined;
     if (vision && vision.info.nEmbd !== model.info.nEmbd) {
       throw new InvalidRequestError(`the mmproj's output width ${vision.info.nEmbd} does not match the model's ${model.info.nEmbd}`, "mmproj");
     }
