@@ -106,11 +106,27 @@ test("a corrupt and an oversized image are refused; the next request works", asy
   assert.equal((await run.generation.result).tokens.length, 3);
 });
 
-test("images as a data URL and a file path", async () => {
-  const dataUrl = `data:image/jpeg;base64,${btoa(String.fromCharCode(...jpeg))}`;
-  const a = await (await mm.chat(ask(dataUrl), { temperature: 0, maxTokens: 5 })).generation.result;
-  const b = await (await mm.chat(ask(models().testJpeg), { temperature: 0, maxTokens: 5 })).generation.result;
-  assert.deepEqual(a.tokens, b.tokens);
+test("images as a data URL, a file path and an http URL (served locally)", async () => {
+  const { createServer } = await import("node:http");
+  const server = createServer((req, res) => {
+    if (req.url === "/photo.jpg") res.writeHead(200, { "content-type": "image/jpeg" }).end(jpeg);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  try {
+    const dataUrl = `data:image/jpeg;base64,${btoa(String.fromCharCode(...jpeg))}`;
+    const results = [];
+    for (const image of [dataUrl, models().testJpeg, `${base}/photo.jpg`]) {
+      results.push((await (await mm.chat(ask(image), { temperature: 0, maxTokens: 5 })).generation.result).tokens);
+    }
+    assert.deepEqual(results[1], results[0]);
+    assert.deepEqual(results[2], results[0]);
+    await assert.rejects(mm.chat(ask(`${base}/missing.jpg`)), (e: unknown) => e instanceof InvalidRequestError && /HTTP 404/.test(e.message));
+    await assert.rejects(mm.chat(ask(`${base}/photo.jpg`), { fetch: { maxBytes: 1000 } }), /limit is 1000|exceeds 1000/);
+  } finally {
+    server.close();
+  }
 });
 
 test("the browser decodes (JPEG, BMP), slices and encodes the image like Node", async () => {
