@@ -151,24 +151,26 @@ function pngToRgb(
   palette?: number[][],
 ): RgbImage {
   const n = width * height;
-  const rgba = new Uint8Array(n * 4);
-  const to8 = depth === 16 ? (v: number) => v >> 8 : depth < 8 ? (v: number) => Math.round((v * 255) / ((1 << depth) - 1)) : (v: number) => v;
-  for (let p = 0; p < n; p++) {
-    let r, g, b, a = 255;
+  const rgba = new Uint8Array(n * 4).fill(255);
+  const max = (1 << depth) - 1;
+  const to8 = (v: number) => (depth === 8 ? v : depth === 16 ? v >> 8 : Math.round((v * 255) / max));
+  for (let p = 0, o = 0; p < n; p++, o += 4) {
     if (palette) {
       const e = palette[data[p]] ?? [0, 0, 0];
-      [r, g, b] = e;
-      if (e.length > 3) a = e[3];
+      rgba[o] = e[0];
+      rgba[o + 1] = e[1];
+      rgba[o + 2] = e[2];
+      if (e.length > 3) rgba[o + 3] = e[3];
     } else if (channels <= 2) {
-      r = g = b = to8(data[p * channels]);
-      if (channels === 2) a = to8(data[p * 2 + 1]);
+      rgba[o] = rgba[o + 1] = rgba[o + 2] = to8(data[p * channels]);
+      if (channels === 2) rgba[o + 3] = to8(data[p * 2 + 1]);
     } else {
-      r = to8(data[p * channels]);
-      g = to8(data[p * channels + 1]);
-      b = to8(data[p * channels + 2]);
-      if (channels === 4) a = to8(data[p * 4 + 3]);
+      const i = p * channels;
+      rgba[o] = to8(data[i]);
+      rgba[o + 1] = to8(data[i + 1]);
+      rgba[o + 2] = to8(data[i + 2]);
+      if (channels === 4) rgba[o + 3] = to8(data[i + 3]);
     }
-    rgba.set([r, g, b, a], p * 4);
   }
   return rgbaOnWhite(width, height, rgba);
 }
