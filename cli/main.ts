@@ -3,6 +3,7 @@
 import { GgufError, InvalidRequestError, EngineError } from "../engine/ts/errors.ts";
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> }> = {
+  serve: { summary: "OpenAI- and Ollama-compatible HTTP server", load: () => import("./serve.ts") },
   generate: { summary: "run a prompt through a model", load: () => import("./generate.ts") },
   "tiny-model": { summary: "write a MiniCPM-V-4.6-shaped GGUF pair with random weights", load: () => import("./tiny-model.ts") },
   bench: { summary: "WASM vs native llama.cpp speed on the real-shape model", load: () => import("./bench.ts") },

@@ -56,7 +56,9 @@ if [ ! -f "$LIBS/.done" ]; then
 fi
 
 # ---- stage 2: link with the glue -----------------------------------------------------------
-KEY="$(cd "$ROOT" && hash_inputs engine/wasm/glue.cpp "$LIBS_KEY" "${LINK_FLAGS[*]}")"
+# llama.cpp's JSON-schema -> grammar converter (common/ is not in the libraries above)
+COMMON_SOURCES=(json-schema-to-grammar json-schema json trie unicode)
+KEY="$(cd "$ROOT" && hash_inputs engine/wasm/glue.cpp engine/wasm/common-strings.cpp "$LIBS_KEY" "${LINK_FLAGS[*]}" "${COMMON_SOURCES[*]}")"
 OUT="$CACHE_DIR/wasm-$KEY"
 DEST="$ROOT/dist/wasm"
 if [ ! -f "$OUT/minicpmv-edge.wasm" ]; then
@@ -64,8 +66,13 @@ if [ ! -f "$OUT/minicpmv-edge.wasm" ]; then
   start=$(date +%s)
   TMP="$OUT.tmp" && rm -rf "$TMP" && mkdir -p "$TMP"
   libs=$(find "$LIBS" -name '*.a' | sort)
+  common_files=()
+  for f in "${COMMON_SOURCES[@]}"; do common_files+=("$LLAMA_SRC/common/$f.cpp"); done
   em++ $COMPILE_FLAGS $PATH_FLAGS -O3 -I"$LLAMA_SRC/include" -I"$LLAMA_SRC/ggml/include" -I"$LLAMA_SRC/tools/mtmd" \
-    "$ROOT/engine/wasm/glue.cpp" -Wl,--start-group $libs -Wl,--end-group \
+    -I"$LLAMA_SRC/common" -I"$LLAMA_SRC/vendor" \
+    "$ROOT/engine/wasm/glue.cpp" "$ROOT/engine/wasm/common-strings.cpp" \
+    "${common_files[@]}" \
+    -Wl,--start-group $libs -Wl,--end-group \
     "${LINK_FLAGS[@]}" -o "$TMP/minicpmv-edge.mjs" > "$TMP/link.log" 2>&1 \
     || { tail -30 "$TMP/link.log" >&2; die "link failed"; }
   rm "$TMP/link.log"

@@ -70,6 +70,47 @@ export async function runCli(runtime: RuntimeName, args: string[]): Promise<RunR
   return await run(cmd, [...pre, ...args]);
 }
 
+export interface TestServer {
+  url: string;
+  /** what the server printed so far */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts `cli serve` on a runtime (port 0) and waits until its model is loaded. */
+export function startServer(runtime: RuntimeName, args: string[], env: Record<string, string> = {}): Promise<TestServer> {
+  const [cmd, pre] = cliCommand(runtime);
+  const p = spawn(cmd, [...pre, "serve", "--port", "0", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  let out = "";
+  const exited = new Promise<void>((r) => p.on("close", () => r()));
+  const stop = async () => {
+    p.kill("SIGTERM");
+    const t = setTimeout(() => p.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(t);
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      p.kill("SIGKILL");
+      reject(new Error(`server on ${runtime} did not become ready:\n${out}`));
+    }, 120_000);
+    const onData = (d: Buffer) => {
+      out += d;
+      const m = /listening on (http:\/\/[^ ]+)/.exec(out);
+      if (m && out.includes("ready")) {
+        clearTimeout(timer);
+        resolve({ url: m[1], log: () => out, stop });
+      }
+    };
+    p.stdout.on("data", onData);
+    p.stderr.on("data", onData);
+    p.on("close", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server on ${runtime} exited with ${code}:\n${out}`));
+    });
+  });
+}
+
 /** Runs the native oracle (tests/oracle/oracle.cpp). */
 export async function oracle(args: string[]): Promise<{ prompt_tokens: number[]; tokens: number[]; text: string; n_vocab: number }> {
   const r = await run(nativeBin("oracle"), args);

@@ -84,8 +84,8 @@ export class Engine {
     if (!p) return;
     this.pending.delete(msg.id);
     if ("ok" in msg && msg.ok) return p.resolve(msg.value);
-    const e = (msg as { error: { name: string; message: string; code?: string } }).error;
-    const err = e.name === "InvalidRequestError" ? new InvalidRequestError(e.message) : new EngineError(e.message, e.code);
+    const e = (msg as { error: { name: string; message: string; code?: string; param?: string } }).error;
+    const err = e.name === "InvalidRequestError" ? new InvalidRequestError(e.message, e.param) : new EngineError(e.message, e.code);
     if (e.code === "engine_crashed") this.failure = err;
     p.reject(err);
   }

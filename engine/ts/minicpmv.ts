@@ -66,6 +66,8 @@ export interface LoadOptions {
   /** context tokens (default 4096) */
   contextSize?: number;
   batchSize?: number;
+  /** requests generating at once (default 1); each gets contextSize / sequences positions */
+  sequences?: number;
   /** bytes of tile embeddings kept for later requests (default 256 MiB) */
   encodeCacheBytes?: number;
 }
@@ -90,18 +92,18 @@ export class MiniCPMV {
     if (vision && vision.info.nEmbd !== model.info.nEmbd) {
       throw new InvalidRequestError(`the mmproj's output width ${vision.info.nEmbd} does not match the model's ${model.info.nEmbd}`, "mmproj");
     }
-    const context = await model.createContext({ contextSize: o.contextSize, batchSize: o.batchSize });
+    const context = await model.createContext({ contextSize: o.contextSize, batchSize: o.batchSize, sequences: o.sequences });
     return new MiniCPMV(engine, model, vision, context, o.encodeCacheBytes);
   }
 
   /**
    * Starts a chat completion. Images in messages are decoded, planned, encoded (or taken from
-   * the cache) and laid out before generation; requests run one at a time on this context.
+   * the cache) and laid out, one request at a time; then the request generates beside others
+   * on the context's sequences (see Scheduler).
    */
   chat(messages: Message[], options: ChatOptions = {}): Promise<ChatRun> {
     const run = this.queue.then(() => this.prepare(messages, options));
-    // the next request starts after this one's generation has finished
-    this.queue = run.then((r) => r.generation.result.catch(() => {}), () => {});
+    this.queue = run.catch(() => {});
     return run;
   }
 

@@ -4,6 +4,7 @@ import type { Engine } from "./engine.ts";
 import { EngineError, InvalidRequestError } from "./errors.ts";
 import { openModelFiles, validateModelSources } from "./gguf/model-files.ts";
 import { blobSource, isServerRuntime, openFile } from "./platform.ts";
+import { Scheduler } from "./scheduler.ts";
 import { Detokenizer, Vocabulary } from "./vocab.ts";
 
 export interface ModelInfo {
@@ -22,7 +23,7 @@ export interface ContextOptions {
   contextSize?: number;
   /** tokens decoded per call (default 512) */
   batchSize?: number;
-  /** sequences decoded together (default 1) */
+  /** sequences decoded together (default 1); each gets contextSize / sequences positions */
   sequences?: number;
 }
 
@@ -100,7 +101,7 @@ export class Model {
       nSeqMax: sequences,
       threads: this.engine.threads,
     });
-    return new Context(this, r.ctx, r.nCtx, nBatch, sequences);
+    return new Context(this, r.ctx, r.nCtx, r.nCtxSeq, nBatch, sequences);
   }
 
   async close(): Promise<void> {
@@ -108,15 +109,25 @@ export class Model {
   }
 }
 
-/** A llama.cpp context: KV/recurrent memory for `sequences` independent sequences. */
+/**
+ * A llama.cpp context: KV/recurrent memory for `sequences` independent sequences, and the
+ * scheduler that runs generations on them.
+ */
 export class Context {
+  readonly scheduler: Scheduler;
+
   constructor(
     readonly model: Model,
     readonly handle: number,
+    /** positions of all sequences together */
     readonly size: number,
+    /** positions one sequence can hold */
+    readonly sequenceSize: number,
     readonly batchSize: number,
     readonly sequences: number,
-  ) {}
+  ) {
+    this.scheduler = new Scheduler(this);
+  }
 
   /**
    * Forgets a sequence. With one sequence the whole memory is cleared: that also resets where

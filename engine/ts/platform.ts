@@ -180,3 +180,57 @@ export async function openSyncReader(file: string | Blob): Promise<SyncReader> {
     close: () => fs.closeSync(fd),
   };
 }
+
+export interface HttpServer {
+  /** the port listened on (useful with port 0) */
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves a fetch handler (a Hono app's `fetch`) over HTTP with the runtime's own server:
+ * Deno.serve, Bun.serve, or @hono/node-server on Node.js.
+ */
+export async function serveHttp(fetch: (req: Request) => Response | Promise<Response>, o: { hostname: string; port: number }): Promise<HttpServer> {
+  const g = globalThis as unknown as Record<string, any>; // deno-lint-ignore no-explicit-any
+  if (runtime === "deno") {
+    const server = await new Promise<{ addr: { port: number }; shutdown(): Promise<void> }>((resolve) => {
+      const s = g.Deno.serve({ hostname: o.hostname, port: o.port, onListen: () => resolve(s) }, fetch);
+    });
+    return { port: server.addr.port, close: () => server.shutdown() };
+  }
+  if (runtime === "bun") {
+    // idleTimeout 0: an image request may compute for minutes before its first byte
+    const server = g.Bun.serve({ hostname: o.hostname, port: o.port, fetch, idleTimeout: 0 });
+    return { port: server.port, close: async () => void server.stop(true) };
+  }
+  if (runtime === "node") {
+    const { serve } = await import("@hono/node-server");
+    return await new Promise((resolve) => {
+      const server = serve({ fetch, hostname: o.hostname, port: o.port }, (info) =>
+        resolve({
+          port: info.port,
+          close: () => new Promise<void>((r) => {
+            (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+            server.close(() => r());
+          }),
+        }));
+      // no time limit on computing a response; the bounded queue protects the server instead
+      (server as unknown as { requestTimeout: number }).requestTimeout = 0;
+    });
+  }
+  throw new Error("serving HTTP needs Deno, Bun or Node.js");
+}
+
+/** Resolves when the process is asked to stop (Ctrl-C or SIGTERM). */
+export async function onStopSignal(handler: () => void) {
+  if (!isServerRuntime) return;
+  const g = globalThis as unknown as Record<string, any>; // deno-lint-ignore no-explicit-any
+  if (runtime === "deno") {
+    for (const s of ["SIGINT", "SIGTERM"]) g.Deno.addSignalListener(s, handler);
+    return;
+  }
+  const proc = (await import("node:process")).default;
+  proc.once("SIGINT", handler);
+  proc.once("SIGTERM", handler);
+}

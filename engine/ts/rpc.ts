@@ -10,6 +10,7 @@ export interface RpcError {
   name: string;
   message: string;
   code?: string;
+  param?: string;
 }
 
 export type RpcResponse =

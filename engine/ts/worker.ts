@@ -4,7 +4,7 @@
  * EngineError("engine_crashed") and can start a new one.
  */
 
-import { EngineError } from "./errors.ts";
+import { EngineError, InvalidRequestError } from "./errors.ts";
 import { openSyncReader, parentPort, type SyncReader } from "./platform.ts";
 import type { RpcRequest, RpcResponse } from "./rpc.ts";
 import { transferables } from "./rpc.ts";
@@ -30,12 +30,39 @@ export interface StepRequest {
   samplers: number[];
   /** per output: return the logits */
   wantLogits: boolean[];
+  /** per output: log-probabilities of the sampled token and this many alternatives (-1: none) */
+  topLogprobs?: number[];
+}
+
+export interface TokenLogprob {
+  token: number;
+  logprob: number;
 }
 
 export interface StepResult {
   code: number;
   tokens: number[];
   logits: (Float32Array | null)[];
+  logprobs: ((TokenLogprob & { top: TokenLogprob[] }) | null)[];
+}
+
+/** log-softmax of the chosen token and the n most likely tokens (model distribution, T = 1). */
+function logprobsOf(logits: Float32Array, chosen: number, n: number): TokenLogprob & { top: TokenLogprob[] } {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
+  const lse = max + Math.log(sum);
+  const top: TokenLogprob[] = []; // descending; ties keep the lower id first
+  for (let i = 0; i < logits.length && n > 0; i++) {
+    if (top.length === n && logits[i] <= top[n - 1].logprob) continue;
+    let k = top.length < n ? top.length : n - 1;
+    while (k > 0 && top[k - 1].logprob < logits[i]) k--;
+    top.splice(k, 0, { token: i, logprob: logits[i] });
+    if (top.length > n) top.pop();
+  }
+  for (const t of top) t.logprob -= lse;
+  return { token: chosen, logprob: chosen >= 0 ? logits[chosen] - lse : 0, top };
 }
 
 let api: WasmApi | undefined;
@@ -96,7 +123,7 @@ const methods = {
     const a = need();
     const ctx = a.contextNew(model, { ...o, threads: Math.min(o.threads, threadCount) });
     if (!ctx) throw new EngineError(`cannot create context: ${a.lastError("unknown error")}`, "context_failed");
-    return { ctx, nCtx: a.contextNCtx(ctx) };
+    return { ctx, nCtx: a.contextNCtx(ctx), nCtxSeq: a.contextNCtxSeq(ctx) };
   },
 
   freeContext(ctx: Ptr) {
@@ -128,16 +155,21 @@ const methods = {
     const logitsFlags = new Uint8Array(r.tokens.length);
     for (const i of r.outputs) logitsFlags[i] = 1;
     const code = a.decode(ctx, r.tokens, r.pos, r.seqIds, logitsFlags);
-    if (code !== 0) return { code, tokens: [], logits: [] };
+    if (code !== 0) return { code, tokens: [], logits: [], logprobs: [] };
     const nVocab = models.get(model)!.nVocab;
     const tokens: number[] = [];
     const logits: (Float32Array | null)[] = [];
+    const logprobs: StepResult["logprobs"] = [];
     r.outputs.forEach((idx, k) => {
-      // logits first: sampling may modify them in place
-      logits.push(r.wantLogits[k] ? a.logits(ctx, idx, nVocab) : null);
-      tokens.push(r.samplers[k] ? a.samplerSample(r.samplers[k], ctx, idx) : -1);
+      const n = r.topLogprobs?.[k] ?? -1;
+      // copied before sampling, which may modify them in place
+      const raw = r.wantLogits[k] || n >= 0 ? a.logits(ctx, idx, nVocab) : null;
+      logits.push(r.wantLogits[k] ? raw : null);
+      const token = r.samplers[k] ? a.samplerSample(r.samplers[k], ctx, idx) : -1;
+      tokens.push(token);
+      logprobs.push(n >= 0 ? logprobsOf(raw!, token, n) : null);
     });
-    return { code, tokens, logits };
+    return { code, tokens, logits, logprobs };
   },
 
   decodeEmbeddings(ctx: Ptr, model: Ptr, embd: Float32Array, nEmbd: number, pos: Int32Array, seqId: number, want: boolean) {
@@ -182,6 +214,13 @@ const methods = {
     return out;
   },
 
+  jsonSchemaToGrammar(schema: string) {
+    const a = need();
+    const g = a.jsonSchemaToGrammar(schema);
+    if (g === undefined) throw new InvalidRequestError(`invalid JSON schema: ${a.lastError("conversion failed")}`, "json_schema");
+    return g;
+  },
+
   /** Test only: a trap inside wasm, to check the caller survives it. */
   debugCrash() {
     need().debugTrap();
@@ -210,12 +249,12 @@ port.onMessage(async (msg) => {
     const value = await fn(...args);
     res = { id, ok: true, value };
   } catch (e) {
-    const err = e as Error & { code?: string };
+    const err = e as Error & { code?: string; param?: string };
     if (!(e instanceof EngineError) && (e instanceof WebAssembly.RuntimeError || dead)) {
       dead ??= err.message;
       res = { id, ok: false, error: { name: "EngineError", message: `engine crashed: ${err.message}`, code: "engine_crashed" } };
     } else {
-      res = { id, ok: false, error: { name: err.name ?? "Error", message: err.message ?? String(e), code: err.code } };
+      res = { id, ok: false, error: { name: err.name ?? "Error", message: err.message ?? String(e), code: err.code, param: err.param } };
     }
   }
   port.postMessage(res, "value" in res ? transferables(res.value) : []);

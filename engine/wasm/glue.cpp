@@ -8,6 +8,7 @@
 #include "clip-impl.h"
 #include "clip-model.h"
 #include "mtmd.h"
+#include "json-schema-to-grammar.h"
 
 #include <cstdarg>
 #include <cstdio>
@@ -162,6 +163,7 @@ MCE_EXPORT mce_context * mce_context_new(llama_model * model, int32_t n_ctx, int
     cp.n_threads = n_threads;
     cp.n_threads_batch = n_threads;
     cp.no_perf = true;
+    cp.kv_unified = false;
     llama_context * ctx = nullptr;
     try {
         ctx = llama_init_from_model(model, cp);
@@ -189,6 +191,9 @@ MCE_EXPORT void mce_context_free(mce_context * c) {
 }
 
 MCE_EXPORT int32_t mce_context_n_ctx(const mce_context * c) { return (int32_t) llama_n_ctx(c->ctx); }
+// Positions one sequence may use: each sequence has its own KV stream (kv_unified = false), so
+// a sequence's attention never depends on where other sequences' cells are.
+MCE_EXPORT int32_t mce_context_n_ctx_seq(const mce_context * c) { return (int32_t) llama_n_ctx_seq(c->ctx); }
 
 // Decode n tokens; token i goes to seq_ids[i] at pos[i]; logits[i] != 0 requests its logits.
 // Returns llama_decode's code (0 ok, 1 no KV slot, 2 aborted, <0 error).
@@ -265,11 +270,13 @@ MCE_EXPORT llama_pos mce_seq_pos_max(mce_context * c, llama_seq_id seq) {
 // ---- sampling --------------------------------------------------------------
 
 // A sampler chain in llama.cpp's usual order: penalties, grammar, top_k, top_p, min_p, temp, dist.
-// temp <= 0 means greedy. grammar may be NULL or empty. Returns NULL on a bad grammar.
+// temp <= 0 means greedy. grammar may be NULL or empty; with trigger_token >= 0 it is lazy: it
+// applies from that token on (tool calls after free text). Returns NULL on a bad grammar.
 MCE_EXPORT llama_sampler * mce_sampler_new(const llama_model * model, float temp, int32_t top_k, float top_p,
                                            float min_p, int32_t penalty_last_n, float penalty_repeat,
                                            float penalty_freq, float penalty_present, uint32_t seed,
-                                           const char * grammar, const char * grammar_root) {
+                                           const char * grammar, const char * grammar_root,
+                                           int32_t trigger_token) {
     g_last_error.clear();
     const llama_vocab * vocab = llama_model_get_vocab(model);
     llama_sampler * chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
@@ -280,7 +287,10 @@ MCE_EXPORT llama_sampler * mce_sampler_new(const llama_model * model, float temp
     if (grammar && grammar[0]) {
         llama_sampler * g = nullptr;
         try {
-            g = llama_sampler_init_grammar(vocab, grammar, grammar_root && grammar_root[0] ? grammar_root : "root");
+            const char * root = grammar_root && grammar_root[0] ? grammar_root : "root";
+            g = trigger_token >= 0
+                ? llama_sampler_init_grammar_lazy_patterns(vocab, grammar, root, nullptr, 0, &trigger_token, 1)
+                : llama_sampler_init_grammar(vocab, grammar, root);
         } catch (const std::exception & e) {
             set_error("%s", e.what());
         }
@@ -395,3 +405,17 @@ MCE_EXPORT int32_t mce_vision_encode(mce_vision * v, int32_t n_threads, int32_t 
 
 // Traps on purpose: lets tests check that a fault inside the engine stays inside its worker.
 MCE_EXPORT void mce_debug_trap() { __builtin_trap(); }
+
+// llama.cpp's own JSON-schema -> GBNF converter (what llama-server uses for response_format).
+// Returns the grammar, or NULL with the reason in mce_last_error. Valid until the next call.
+MCE_EXPORT const char * mce_json_schema_to_grammar(const char * schema_json) {
+    static std::string out;
+    g_last_error.clear();
+    try {
+        out = json_schema_to_grammar(common_json::parse(schema_json));
+        return out.c_str();
+    } catch (const std::exception & e) {
+        set_error("%s", e.what());
+        return nullptr;
+    }
+}

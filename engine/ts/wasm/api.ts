@@ -22,6 +22,8 @@ export interface SamplerParams {
   seed: number;
   grammar?: string;
   grammarRoot?: string;
+  /** the grammar applies from this token on (lazy grammar; e.g. <tool_call>) */
+  grammarTriggerToken?: number;
 }
 
 const encoder = new TextEncoder();
@@ -178,6 +180,9 @@ export class WasmApi {
   contextNCtx(ctx: Ptr): number {
     return this.m._mce_context_n_ctx(ctx);
   }
+  contextNCtxSeq(ctx: Ptr): number {
+    return this.m._mce_context_n_ctx_seq(ctx);
+  }
 
   decode(ctx: Ptr, tokens: Int32Array, pos: Int32Array, seqIds: Int32Array, logits: Uint8Array): number {
     const n = tokens.length;
@@ -209,9 +214,17 @@ export class WasmApi {
   }
 
   logits(ctx: Ptr, i: number, nVocab: number): Float32Array {
+    return this.logitsView(ctx, i, nVocab).slice();
+  }
+  /** The logits of output i in the heap: valid until the next decode or allocation. */
+  logitsView(ctx: Ptr, i: number, nVocab: number): Float32Array {
     const p = (this.m._mce_logits(ctx, i) as number) >>> 0;
     if (!p) throw new EngineError(`no logits for output ${i}`);
-    return new Float32Array(this.m.wasmMemory.buffer, p, nVocab).slice();
+    return new Float32Array(this.m.wasmMemory.buffer, p, nVocab);
+  }
+  jsonSchemaToGrammar(schema: string): string | undefined {
+    const p = this.withString(schema, (s) => this.m._mce_json_schema_to_grammar(s) >>> 0);
+    return p ? this.m.UTF8ToString(p) as string : undefined;
   }
 
   memoryClear(ctx: Ptr) {
@@ -233,7 +246,7 @@ export class WasmApi {
       this.withString(s.grammarRoot ?? "root", (r) =>
         this.m._mce_sampler_new(
           model, s.temperature, s.topK, s.topP, s.minP, s.penaltyLastN, s.repeatPenalty,
-          s.frequencyPenalty, s.presencePenalty, s.seed >>> 0, g, r,
+          s.frequencyPenalty, s.presencePenalty, s.seed >>> 0, g, r, s.grammarTriggerToken ?? -1,
         ) >>> 0
       )
     );

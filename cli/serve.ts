@@ -1,0 +1,104 @@
+/**
+ * `serve --model FILE [--mmproj FILE] [--host H] [--port P] [--threads N] [--ctx-size N]
+ *  [--parallel N] [--queue N] [--api-key KEY] [--cors-origin O]... [--media-dir DIR]
+ *  [--model-name ID] [--vision-weights as-is|q8_0] [--no-newline-repair]`
+ * OpenAI- and Ollama-compatible HTTP server. Every flag has an environment variable
+ * MINICPMV_EDGE_<FLAG> (e.g. MINICPMV_EDGE_API_KEY); flags win.
+ */
+
+import { parseArgs } from "node:util";
+import { InvalidRequestError } from "../engine/ts/errors.ts";
+import { onStopSignal, serveHttp } from "../engine/ts/platform.ts";
+import { createApp } from "../routes/app.ts";
+import { ModelService } from "../routes/service.ts";
+
+const FLAGS = {
+  model: { type: "string", short: "m" },
+  mmproj: { type: "string" },
+  host: { type: "string", default: "127.0.0.1" },
+  port: { type: "string", default: "8080" },
+  threads: { type: "string", short: "t" },
+  "ctx-size": { type: "string", short: "c", default: "8192" },
+  parallel: { type: "string", default: "2" },
+  queue: { type: "string", default: "16" },
+  "api-key": { type: "string" },
+  "cors-origin": { type: "string", multiple: true },
+  "media-dir": { type: "string" },
+  "model-name": { type: "string" },
+  "vision-weights": { type: "string", default: "as-is" },
+  "no-newline-repair": { type: "boolean", default: false },
+  "max-body-mb": { type: "string", default: "50" },
+  "max-images": { type: "string", default: "16" },
+  "max-image-mb": { type: "string", default: "20" },
+  "image-timeout": { type: "string", default: "15" },
+  verbose: { type: "boolean", default: false },
+} as const;
+
+/** Flag values with MINICPMV_EDGE_* environment fallbacks. */
+function withEnv(args: string[]): string[] {
+  const env = process.env;
+  const extra: string[] = [];
+  for (const [name, spec] of Object.entries(FLAGS)) {
+    const value = env[`MINICPMV_EDGE_${name.toUpperCase().replaceAll("-", "_")}`];
+    if (value === undefined || args.some((a) => a === `--${name}` || a.startsWith(`--${name}=`))) continue;
+    if (spec.type === "boolean") {
+      if (/^(1|true|yes)$/i.test(value)) extra.push(`--${name}`);
+    } else for (const v of "multiple" in spec ? value.split(",") : [value]) extra.push(`--${name}`, v.trim());
+  }
+  return [...extra, ...args];
+}
+
+function int(s: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (s === undefined) return undefined;
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidRequestError(`--${name} must be an integer in [${min}, ${max}]`, name);
+  return n;
+}
+
+function modelIdOf(file: string): string {
+  return file.slice(file.lastIndexOf("/") + 1).replace(/(-\d{5}-of-\d{5})?\.gguf$/i, "");
+}
+
+export async function run(args: string[]): Promise<number> {
+  const { values: v } = parseArgs({ args: withEnv(args), options: FLAGS });
+  if (!v.model) throw new InvalidRequestError("--model FILE is required (or MINICPMV_EDGE_MODEL)", "model");
+  const visionWeights = v["vision-weights"];
+  if (visionWeights !== "as-is" && visionWeights !== "q8_0") throw new InvalidRequestError("--vision-weights must be as-is or q8_0", "vision-weights");
+  const parallel = int(v.parallel, "parallel", 1, 64)!;
+  const service = new ModelService({
+    load: { model: v.model, mmproj: v.mmproj, visionWeights, contextSize: int(v["ctx-size"], "ctx-size", 256, 1 << 20) },
+    threads: int(v.threads, "threads", 1, 64),
+    parallel,
+    queue: int(v.queue, "queue", 0, 10_000)!,
+    modelId: v["model-name"] ?? modelIdOf(v.model),
+    mediaDir: v["media-dir"],
+    repairNewlines: !v["no-newline-repair"],
+    maxImages: int(v["max-images"], "max-images", 0, 1000)!,
+    maxImageBytes: int(v["max-image-mb"], "max-image-mb", 1, 4096)! * 1e6,
+    imageFetchTimeoutMs: int(v["image-timeout"], "image-timeout", 1, 3600)! * 1000,
+    logLevel: v.verbose ? "info" : "error",
+  });
+  const app = createApp(service, {
+    apiKey: v["api-key"],
+    corsOrigins: v["cors-origin"],
+    maxBodyBytes: int(v["max-body-mb"], "max-body-mb", 1, 4096)! * 1e6,
+  });
+  const server = await serveHttp(app.fetch, { hostname: v.host!, port: int(v.port, "port", 0, 65535)! });
+  console.error(`minicpmv-edge: listening on http://${v.host}:${server.port} (model '${service.options.modelId}', ${parallel} parallel)`);
+
+  const t0 = performance.now();
+  try {
+    await service.model();
+  } catch (e) {
+    await server.close();
+    await service.close();
+    throw e;
+  }
+  console.error(`minicpmv-edge: model loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s; ready`);
+
+  await new Promise<void>((resolve) => onStopSignal(resolve));
+  console.error("minicpmv-edge: shutting down");
+  await server.close();
+  await service.close();
+  return 0;
+}

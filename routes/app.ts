@@ -1,0 +1,80 @@
+/**
+ * The Hono app: OpenAI- and Ollama-compatible APIs plus operations routes, with CORS, an
+ * optional API key, a body size limit and OpenAI-style errors. Runtime-neutral: serve it with
+ * any fetch-style server (see cli/serve.ts).
+ */
+
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { HttpError, toHttpError } from "./errors.ts";
+import { ollamaRoutes } from "./ollama.ts";
+import { openaiRoutes } from "./openai.ts";
+import { opsRoutes } from "./ops.ts";
+import type { ModelService } from "./service.ts";
+
+export interface AppOptions {
+  /** Bearer key required on every route but /health */
+  apiKey?: string;
+  /** allowed CORS origins ("*" for any); no CORS headers when empty */
+  corsOrigins?: string[];
+  /** largest request body, bytes */
+  maxBodyBytes: number;
+}
+
+const KNOWN_ROUTES = new Set([
+  "/v1/chat/completions", "/v1/completions", "/v1/models", "/api/chat", "/api/generate", "/api/tags", "/api/show",
+  "/api/version", "/api/ps", "/health", "/metrics", "/tokenize", "/detokenize",
+]);
+
+export function createApp(service: ModelService, o: AppOptions): Hono {
+  const app = new Hono();
+
+  app.use("*", async (c, next) => {
+    await next();
+    const path = KNOWN_ROUTES.has(c.req.path) ? c.req.path : "other";
+    service.metrics.count(path, c.res.status);
+  });
+  if (o.corsOrigins?.length) {
+    const any = o.corsOrigins.includes("*");
+    app.use("*", cors({
+      origin: any ? "*" : o.corsOrigins,
+      allowHeaders: ["Authorization", "Content-Type", "X-Stainless-Retry-Count", "X-Stainless-Timeout"],
+      allowMethods: ["GET", "POST", "OPTIONS"],
+      maxAge: 600,
+    }));
+  }
+  if (o.apiKey) {
+    const expected = `Bearer ${o.apiKey}`;
+    app.use("*", async (c, next) => {
+      if (c.req.path === "/health" || c.req.method === "OPTIONS") return await next();
+      const got = c.req.header("authorization");
+      if (got !== expected) {
+        throw new HttpError(401, got ? "Incorrect API key provided" : "Missing API key: send 'Authorization: Bearer <key>'",
+          "authentication_error", null, "invalid_api_key");
+      }
+      await next();
+    });
+  }
+  app.use("*", bodyLimit({
+    maxSize: o.maxBodyBytes,
+    onError: () => {
+      throw new HttpError(413, `the request body exceeds ${o.maxBodyBytes} bytes`, "invalid_request_error", null, "body_too_large");
+    },
+  }));
+
+  app.route("/", opsRoutes(service));
+  app.route("/", openaiRoutes(service));
+  app.route("/", ollamaRoutes(service));
+
+  app.notFound((c) => errorResponse(c, new HttpError(404, `no route ${c.req.method} ${c.req.path}`, "not_found_error", null, "not_found")));
+  app.onError((e, c) => errorResponse(c, toHttpError(e)));
+  return app;
+}
+
+function errorResponse(c: Context, h: HttpError): Response {
+  for (const [k, v] of Object.entries(h.headers)) c.header(k, v);
+  // Ollama clients read {"error": "message"}; OpenAI clients {"error": {"message", ...}}
+  if (c.req.path.startsWith("/api/")) return c.json({ error: h.message }, h.status as 400);
+  return c.json(h.body(), h.status as 400);
+}

@@ -1,0 +1,122 @@
+/**
+ * A chat request as both APIs need it: messages with images, constraints (JSON schema, forced
+ * tool calls) turned into grammars, and the assistant output parsed into content, reasoning
+ * and tool calls as it streams.
+ */
+
+import { AssistantOutputParser } from "../engine/ts/chat/output.ts";
+import { toolCallGrammar } from "../engine/ts/chat/tool-grammar.ts";
+import type { ToolDef } from "../engine/ts/chat/tool-calls.ts";
+import type { ChatOptions, ChatRun, ContentPart, Message } from "../engine/ts/minicpmv.ts";
+import type { Vocabulary } from "../engine/ts/vocab.ts";
+import { HttpError } from "./errors.ts";
+import type { ModelService } from "./service.ts";
+
+export type ToolChoice = "auto" | "none" | "required" | { name: string };
+
+export interface ChatJob {
+  messages: Message[];
+  tools?: ToolDef[];
+  toolChoice?: ToolChoice;
+  thinking: boolean;
+  /** several tool calls in one answer (default true) */
+  parallelToolCalls?: boolean;
+  /** constrain the output to JSON (any object) or to a JSON schema */
+  json?: { schema?: unknown };
+  options: ChatOptions;
+  signal: AbortSignal;
+}
+
+export interface StartedChat {
+  run: ChatRun;
+  output: AssistantOutputParser;
+  vocab: Vocabulary;
+}
+
+/** An image reference from a request as the pipeline takes it; local paths only inside the media dir. */
+export function imageSource(url: string, service: ModelService, param: string): string {
+  if (url.startsWith("data:") || /^https?:\/\//i.test(url)) return url;
+  const dir = service.options.mediaDir;
+  if (!dir) {
+    throw new HttpError(400, "images must be data URLs or http(s) URLs; local files are disabled (the operator can enable --media-dir)",
+      "invalid_request_error", param);
+  }
+  let path = url;
+  if (/^file:/i.test(url)) {
+    try {
+      path = decodeURIComponent(new URL(url).pathname);
+    } catch {
+      throw new HttpError(400, `malformed file URL ${url}`, "invalid_request_error", param);
+    }
+  }
+  const root = new URL(`file://${dir.replace(/\/*$/, "/")}`);
+  const resolved = new URL(path.replace(/^\/+/, ""), root);
+  if (!resolved.pathname.startsWith(root.pathname)) {
+    throw new HttpError(400, `image path ${url} is outside the media directory`, "invalid_request_error", param);
+  }
+  return decodeURIComponent(resolved.pathname);
+}
+
+/** Counts images and rejects a request over the limit. */
+export function checkImageCount(messages: Message[], service: ModelService) {
+  let n = 0;
+  for (const m of messages) if (Array.isArray(m.content)) n += m.content.filter((p: ContentPart) => p.type === "image").length;
+  if (n > service.options.maxImages) {
+    throw new HttpError(400, `the request has ${n} images; this server accepts at most ${service.options.maxImages}`,
+      "invalid_request_error", "messages");
+  }
+}
+
+/** Prepares the prompt (images encoded) and starts generating; `release` when over. */
+export async function startChat(service: ModelService, job: ChatJob): Promise<StartedChat> {
+  const mm = await service.model();
+  checkImageCount(job.messages, service);
+  const choice = job.toolChoice ?? "auto";
+  const tools = job.tools?.length && choice !== "none" ? job.tools : undefined;
+  if (typeof choice === "object" && !tools?.some((t) => t.function.name === choice.name)) {
+    throw new HttpError(400, `tool_choice names '${choice.name}', which is not in tools`, "invalid_request_error", "tool_choice");
+  }
+  if ((choice === "required" || typeof choice === "object") && !tools) {
+    throw new HttpError(400, `tool_choice '${typeof choice === "object" ? choice.name : choice}' needs tools`, "invalid_request_error", "tool_choice");
+  }
+  const options: ChatOptions = {
+    ...job.options,
+    enableThinking: job.thinking,
+    tools,
+    signal: job.signal,
+    fetch: {
+      maxBytes: service.options.maxImageBytes,
+      timeoutMs: service.options.imageFetchTimeoutMs,
+      allowFiles: service.options.mediaDir !== undefined,
+    },
+  };
+  if (job.json && tools && choice !== "auto") {
+    throw new HttpError(400, "response_format and a forced tool_choice cannot be combined", "invalid_request_error", "response_format");
+  }
+  if (job.json) {
+    options.grammar = await mm.engine.call("jsonSchemaToGrammar", JSON.stringify(job.json.schema ?? { type: "object" }));
+  } else if (tools && choice !== "auto") {
+    const forced = typeof choice === "object" ? tools.filter((t) => t.function.name === choice.name) : tools;
+    options.grammar = toolCallGrammar(forced, { parallel: job.parallelToolCalls ?? true, thinking: job.thinking });
+  } else if (tools) {
+    // free text, but a call, once started, must be a well-formed call to a known tool
+    const trigger = mm.model.vocab.idOf("<tool_call>");
+    if (trigger !== undefined) {
+      options.grammar = toolCallGrammar(tools, { parallel: job.parallelToolCalls ?? true });
+      options.grammarTriggerToken = trigger;
+    }
+  }
+  const run = await mm.chat(job.messages, options);
+  const output = new AssistantOutputParser({ thinking: job.thinking, tools, repairNewlines: service.options.repairNewlines });
+  return { run, output, vocab: mm.model.vocab };
+}
+
+/** Assistant tool calls in request history carry JSON-string arguments; templates want objects. */
+export function parseHistoryArguments(args: unknown, param: string): unknown {
+  if (typeof args !== "string") return args;
+  try {
+    return JSON.parse(args);
+  } catch {
+    throw new HttpError(400, `tool call arguments are not valid JSON`, "invalid_request_error", param);
+  }
+}
