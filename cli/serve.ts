@@ -98,7 +98,7 @@ export async function run(args: string[]): Promise<number> {
 
   await new Promise<void>((resolve) => onStopSignal(resolve));
   console.error("minicpmv-edge: shutting down");
+  await service.close(); // ends running generations, so the server need not wait for them
   await server.close();
-  await service.close();
   return 0;
 }

@@ -50,7 +50,7 @@ export function imageSource(url: string, service: ModelService, param: string): 
     }
   }
   const root = new URL(`file://${dir.replace(/\/*$/, "/")}`);
-  const resolved = new URL(path.replace(/^\/+/, ""), root);
+  const resolved = path.startsWith("/") ? new URL(`file://${path}`) : new URL(path, root);
   if (!resolved.pathname.startsWith(root.pathname)) {
     throw new HttpError(400, `image path ${url} is outside the media directory`, "invalid_request_error", param);
   }

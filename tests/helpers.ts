@@ -59,7 +59,8 @@ export type RuntimeName = "deno" | "bun" | "node";
 export function cliCommand(runtime: RuntimeName): [string, string[]] {
   const bin = (n: string) => `${ROOT}/node_modules/.bin/${n}`;
   switch (runtime) {
-    case "deno": return [bin("deno"), ["run", "-A", `${ROOT}/cli.ts`]];
+    // the binary itself, not npm's bin.cjs wrapper (which does not pass signals on)
+    case "deno": return [`${ROOT}/node_modules/deno/deno`, ["run", "-A", `${ROOT}/cli.ts`]];
     case "bun": return [bin("bun"), [`${ROOT}/cli.ts`]];
     case "node": return ["node", [`${ROOT}/dist/node/cli.js`]];
   }
@@ -84,8 +85,9 @@ export function startServer(runtime: RuntimeName, args: string[], env: Record<st
   let out = "";
   const exited = new Promise<void>((r) => p.on("close", () => r()));
   const stop = async () => {
+    if (p.exitCode !== null) return;
     p.kill("SIGTERM");
-    const t = setTimeout(() => p.kill("SIGKILL"), 5000);
+    const t = setTimeout(() => p.kill("SIGKILL"), 10_000);
     await exited;
     clearTimeout(t);
   };

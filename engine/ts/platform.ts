@@ -194,9 +194,7 @@ export interface HttpServer {
 export async function serveHttp(fetch: (req: Request) => Response | Promise<Response>, o: { hostname: string; port: number }): Promise<HttpServer> {
   const g = globalThis as unknown as Record<string, any>; // deno-lint-ignore no-explicit-any
   if (runtime === "deno") {
-    const server = await new Promise<{ addr: { port: number }; shutdown(): Promise<void> }>((resolve) => {
-      const s = g.Deno.serve({ hostname: o.hostname, port: o.port, onListen: () => resolve(s) }, fetch);
-    });
+    const server = g.Deno.serve({ hostname: o.hostname, port: o.port, onListen() {} }, fetch);
     return { port: server.addr.port, close: () => server.shutdown() };
   }
   if (runtime === "bun") {

@@ -78,7 +78,15 @@ export class Scheduler {
       generation.finish(e as Error);
       return generation;
     }
-    this.waiting.push({ input, options, generation });
+    const job = { input, options, generation };
+    this.waiting.push(job);
+    // a request cancelled while waiting leaves the queue at once
+    options.signal?.addEventListener("abort", () => {
+      const i = this.waiting.indexOf(job);
+      if (i < 0) return;
+      this.waiting.splice(i, 1);
+      generation.finish(new AbortError());
+    }, { once: true });
     this.kick();
     return generation;
   }

@@ -10,6 +10,7 @@
 #include "mtmd.h"
 #include "json-schema-to-grammar.h"
 
+#include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <algorithm>
@@ -269,23 +270,26 @@ MCE_EXPORT llama_pos mce_seq_pos_max(mce_context * c, llama_seq_id seq) {
 
 // ---- sampling --------------------------------------------------------------
 
-// A sampler chain in llama.cpp's usual order: penalties, grammar, top_k, top_p, min_p, temp, dist.
-// temp <= 0 means greedy. grammar may be NULL or empty; with trigger_token >= 0 it is lazy: it
-// applies from that token on (tool calls after free text). Returns NULL on a bad grammar.
-MCE_EXPORT llama_sampler * mce_sampler_new(const llama_model * model, float temp, int32_t top_k, float top_p,
-                                           float min_p, int32_t penalty_last_n, float penalty_repeat,
-                                           float penalty_freq, float penalty_present, uint32_t seed,
-                                           const char * grammar, const char * grammar_root,
-                                           int32_t trigger_token) {
+// A sampler chain in llama.cpp's usual order (penalties, top_k, top_p, min_p, temp, dist; or
+// greedy when temp <= 0) and an optional grammar, checked the way llama.cpp's common sampler does:
+// sample without it, and only when the grammar rejects that token apply it to the whole
+// vocabulary and sample again (the grammar costs one token check per step, not one per token
+// of the vocabulary). With trigger_token >= 0 the grammar is lazy: it applies from that token on.
+struct mce_sampler {
+    llama_sampler * chain;
+    llama_sampler * grammar; // may be null
+    std::vector<llama_token_data> cur;
+};
+
+// Returns NULL on a bad grammar.
+MCE_EXPORT mce_sampler * mce_sampler_new(const llama_model * model, float temp, int32_t top_k, float top_p,
+                                         float min_p, int32_t penalty_last_n, float penalty_repeat,
+                                         float penalty_freq, float penalty_present, uint32_t seed,
+                                         const char * grammar, const char * grammar_root, int32_t trigger_token) {
     g_last_error.clear();
     const llama_vocab * vocab = llama_model_get_vocab(model);
-    llama_sampler * chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
-    if (penalty_last_n != 0 && (penalty_repeat != 1.0f || penalty_freq != 0.0f || penalty_present != 0.0f)) {
-        llama_sampler_chain_add(chain, llama_sampler_init_penalties(llama_vocab_n_tokens(vocab), penalty_last_n,
-                                                                    penalty_repeat, penalty_freq, penalty_present));
-    }
+    llama_sampler * g = nullptr;
     if (grammar && grammar[0]) {
-        llama_sampler * g = nullptr;
         try {
             const char * root = grammar_root && grammar_root[0] ? grammar_root : "root";
             g = trigger_token >= 0
@@ -296,27 +300,53 @@ MCE_EXPORT llama_sampler * mce_sampler_new(const llama_model * model, float temp
         }
         if (!g) {
             if (g_last_error.empty()) set_error("invalid grammar");
-            llama_sampler_free(chain);
             return nullptr;
         }
-        llama_sampler_chain_add(chain, g);
+    }
+    llama_sampler * chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
+    if (penalty_last_n != 0 && (penalty_repeat != 1.0f || penalty_freq != 0.0f || penalty_present != 0.0f)) {
+        llama_sampler_chain_add(chain, llama_sampler_init_penalties(llama_vocab_n_tokens(vocab), penalty_last_n,
+                                                                    penalty_repeat, penalty_freq, penalty_present));
     }
     if (temp <= 0.0f) {
         llama_sampler_chain_add(chain, llama_sampler_init_greedy());
-        return chain;
+    } else {
+        if (top_k > 0) llama_sampler_chain_add(chain, llama_sampler_init_top_k(top_k));
+        if (top_p < 1.0f) llama_sampler_chain_add(chain, llama_sampler_init_top_p(top_p, 1));
+        if (min_p > 0.0f) llama_sampler_chain_add(chain, llama_sampler_init_min_p(min_p, 1));
+        llama_sampler_chain_add(chain, llama_sampler_init_temp(temp));
+        llama_sampler_chain_add(chain, llama_sampler_init_dist(seed));
     }
-    if (top_k > 0) llama_sampler_chain_add(chain, llama_sampler_init_top_k(top_k));
-    if (top_p < 1.0f) llama_sampler_chain_add(chain, llama_sampler_init_top_p(top_p, 1));
-    if (min_p > 0.0f) llama_sampler_chain_add(chain, llama_sampler_init_min_p(min_p, 1));
-    llama_sampler_chain_add(chain, llama_sampler_init_temp(temp));
-    llama_sampler_chain_add(chain, llama_sampler_init_dist(seed));
-    return chain;
+    return new mce_sampler{chain, g, {}};
 }
 
 // Sample from output i of the last decode; the chosen token is also accepted (penalties, grammar).
-MCE_EXPORT llama_token mce_sampler_sample(llama_sampler * s, mce_context * c, int32_t i) {
+MCE_EXPORT llama_token mce_sampler_sample(mce_sampler * s, mce_context * c, int32_t i) {
     try {
-        return llama_sampler_sample(s, c->ctx, i);
+        const float * logits = llama_get_logits_ith(c->ctx, i);
+        const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(llama_get_model(c->ctx)));
+        auto fill = [&]() -> llama_token_data_array {
+            s->cur.resize(n_vocab);
+            for (int t = 0; t < n_vocab; t++) s->cur[t] = {t, logits[t], 0.0f};
+            return {s->cur.data(), s->cur.size(), -1, false};
+        };
+        llama_token_data_array cur = fill();
+        llama_sampler_apply(s->chain, &cur);
+        llama_token id = cur.data[cur.selected].id;
+        if (s->grammar) {
+            llama_token_data single = {id, 1.0f, 0.0f};
+            llama_token_data_array one = {&single, 1, -1, false};
+            llama_sampler_apply(s->grammar, &one);
+            if (one.data[0].logit == -INFINITY) {
+                cur = fill();
+                llama_sampler_apply(s->grammar, &cur);
+                llama_sampler_apply(s->chain, &cur);
+                id = cur.data[cur.selected].id;
+            }
+            llama_sampler_accept(s->grammar, id);
+        }
+        llama_sampler_accept(s->chain, id);
+        return id;
     } catch (const std::exception & e) {
         set_error("%s", e.what());
         return -1;
@@ -324,8 +354,14 @@ MCE_EXPORT llama_token mce_sampler_sample(llama_sampler * s, mce_context * c, in
 }
 
 // Feed a token the sampler did not choose (prompt tokens for penalties).
-MCE_EXPORT void mce_sampler_accept(llama_sampler * s, llama_token token) { llama_sampler_accept(s, token); }
-MCE_EXPORT void mce_sampler_free(llama_sampler * s) { llama_sampler_free(s); }
+MCE_EXPORT void mce_sampler_accept(mce_sampler * s, llama_token token) { llama_sampler_accept(s->chain, token); }
+
+MCE_EXPORT void mce_sampler_free(mce_sampler * s) {
+    if (!s) return;
+    llama_sampler_free(s->chain);
+    if (s->grammar) llama_sampler_free(s->grammar);
+    delete s;
+}
 
 // ---- vision (mmproj) ---------------------------------------------------------
 // The TS pipeline slices, resizes and normalises; here one preprocessed tile is encoded.
