@@ -29,6 +29,26 @@ export {
   type Usage,
 } from "./engine/ts/generate.ts";
 export { type ChatMessage, renderChat, type RenderOptions } from "./engine/ts/chat/template.ts";
+export {
+  type AssistantMessage,
+  type AssistantOutputOptions,
+  AssistantOutputParser,
+  type OutputEvent,
+  parseAssistantOutput,
+} from "./engine/ts/chat/output.ts";
+export {
+  newToolCallId,
+  parseToolCalls,
+  type ToolCall,
+  ToolCallCollector,
+  type ToolCallEvent,
+  ToolCallParser,
+  type ToolCallParserOptions,
+  type ToolDef,
+} from "./engine/ts/chat/tool-calls.ts";
+export { toolCallGrammar, type ToolGrammarOptions } from "./engine/ts/chat/tool-grammar.ts";
+export { type ReasoningEvent, ReasoningSplitter, splitReasoning } from "./engine/ts/chat/reasoning.ts";
+export { NewlineRepair, repairNewlines } from "./engine/ts/chat/newlines.ts";
 export { type Tile, VisionModel, type VisionInfo } from "./engine/ts/vision/vision-model.ts";
 export { type DownsampleMode, type ImagePlan, type PlanOptions, planImage } from "./engine/ts/vision/plan.ts";
 export {
