@@ -51,7 +51,9 @@ function withEnv(args: string[]): string[] {
 function int(s: string | undefined, name: string, min: number, max: number): number | undefined {
   if (s === undefined) return undefined;
   const n = Number(s);
-  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidRequestError(`--${name} must be an integer in [${min}, ${max}]`, name);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new InvalidRequestError(`--${name} must be an integer in [${min}, ${max}]`, name);
+  }
   return n;
 }
 
@@ -63,10 +65,17 @@ export async function run(args: string[]): Promise<number> {
   const { values: v } = parseArgs({ args: withEnv(args), options: FLAGS });
   if (!v.model) throw new InvalidRequestError("--model FILE is required (or MINICPMV_EDGE_MODEL)", "model");
   const visionWeights = v["vision-weights"];
-  if (visionWeights !== "as-is" && visionWeights !== "q8_0") throw new InvalidRequestError("--vision-weights must be as-is or q8_0", "vision-weights");
+  if (visionWeights !== "as-is" && visionWeights !== "q8_0") {
+    throw new InvalidRequestError("--vision-weights must be as-is or q8_0", "vision-weights");
+  }
   const parallel = int(v.parallel, "parallel", 1, 64)!;
   const service = new ModelService({
-    load: { model: v.model, mmproj: v.mmproj, visionWeights, contextSize: int(v["ctx-size"], "ctx-size", 256, 1 << 20) },
+    load: {
+      model: v.model,
+      mmproj: v.mmproj,
+      visionWeights,
+      contextSize: int(v["ctx-size"], "ctx-size", 256, 1 << 20),
+    },
     threads: int(v.threads, "threads", 1, 64),
     parallel,
     queue: int(v.queue, "queue", 0, 10_000)!,
@@ -84,7 +93,9 @@ export async function run(args: string[]): Promise<number> {
     maxBodyBytes: int(v["max-body-mb"], "max-body-mb", 1, 4096)! * 1e6,
   });
   const server = await serveHttp(app.fetch, { hostname: v.host!, port: int(v.port, "port", 0, 65535)! });
-  console.error(`minicpmv-edge: listening on http://${v.host}:${server.port} (model '${service.options.modelId}', ${parallel} parallel)`);
+  console.error(
+    `minicpmv-edge: listening on http://${v.host}:${server.port} (model '${service.options.modelId}', ${parallel} parallel)`,
+  );
 
   const t0 = performance.now();
   try {

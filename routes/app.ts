@@ -23,8 +23,19 @@ export interface AppOptions {
 }
 
 const KNOWN_ROUTES = new Set([
-  "/v1/chat/completions", "/v1/completions", "/v1/models", "/api/chat", "/api/generate", "/api/tags", "/api/show",
-  "/api/version", "/api/ps", "/health", "/metrics", "/tokenize", "/detokenize",
+  "/v1/chat/completions",
+  "/v1/completions",
+  "/v1/models",
+  "/api/chat",
+  "/api/generate",
+  "/api/tags",
+  "/api/show",
+  "/api/version",
+  "/api/ps",
+  "/health",
+  "/metrics",
+  "/tokenize",
+  "/detokenize",
 ]);
 
 export function createApp(service: ModelService, o: AppOptions): Hono {
@@ -37,12 +48,15 @@ export function createApp(service: ModelService, o: AppOptions): Hono {
   });
   if (o.corsOrigins?.length) {
     const any = o.corsOrigins.includes("*");
-    app.use("*", cors({
-      origin: any ? "*" : o.corsOrigins,
-      allowHeaders: ["Authorization", "Content-Type", "X-Stainless-Retry-Count", "X-Stainless-Timeout"],
-      allowMethods: ["GET", "POST", "OPTIONS"],
-      maxAge: 600,
-    }));
+    app.use(
+      "*",
+      cors({
+        origin: any ? "*" : o.corsOrigins,
+        allowHeaders: ["Authorization", "Content-Type", "X-Stainless-Retry-Count", "X-Stainless-Timeout"],
+        allowMethods: ["GET", "POST", "OPTIONS"],
+        maxAge: 600,
+      }),
+    );
   }
   if (o.apiKey) {
     const expected = `Bearer ${o.apiKey}`;
@@ -50,24 +64,40 @@ export function createApp(service: ModelService, o: AppOptions): Hono {
       if (c.req.path === "/health" || c.req.method === "OPTIONS") return await next();
       const got = c.req.header("authorization");
       if (got !== expected) {
-        throw new HttpError(401, got ? "Incorrect API key provided" : "Missing API key: send 'Authorization: Bearer <key>'",
-          "authentication_error", null, "invalid_api_key");
+        throw new HttpError(
+          401,
+          got ? "Incorrect API key provided" : "Missing API key: send 'Authorization: Bearer <key>'",
+          "authentication_error",
+          null,
+          "invalid_api_key",
+        );
       }
       await next();
     });
   }
-  app.use("*", bodyLimit({
-    maxSize: o.maxBodyBytes,
-    onError: () => {
-      throw new HttpError(413, `the request body exceeds ${o.maxBodyBytes} bytes`, "invalid_request_error", null, "body_too_large");
-    },
-  }));
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: o.maxBodyBytes,
+      onError: () => {
+        throw new HttpError(
+          413,
+          `the request body exceeds ${o.maxBodyBytes} bytes`,
+          "invalid_request_error",
+          null,
+          "body_too_large",
+        );
+      },
+    }),
+  );
 
   app.route("/", opsRoutes(service));
   app.route("/", openaiRoutes(service));
   app.route("/", ollamaRoutes(service));
 
-  app.notFound((c) => errorResponse(c, new HttpError(404, `no route ${c.req.method} ${c.req.path}`, "not_found_error", null, "not_found")));
+  app.notFound((c) =>
+    errorResponse(c, new HttpError(404, `no route ${c.req.method} ${c.req.path}`, "not_found_error", null, "not_found"))
+  );
   app.onError((e, c) => errorResponse(c, toHttpError(e)));
   return app;
 }

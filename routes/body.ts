@@ -19,8 +19,12 @@ export async function readBody<T extends z.ZodType>(c: Context, schema: T): Prom
   if (issue.code === "unrecognized_keys") {
     const keys = (issue as { keys: string[] }).keys;
     const where = param ? ` in '${param}'` : "";
-    throw new HttpError(400, `Unrecognized request argument supplied${where}: ${keys.join(", ")}`, "invalid_request_error",
-      [param, keys[0]].filter(Boolean).join("."));
+    throw new HttpError(
+      400,
+      `Unrecognized request argument supplied${where}: ${keys.join(", ")}`,
+      "invalid_request_error",
+      [param, keys[0]].filter(Boolean).join("."),
+    );
   }
   throw new HttpError(400, `Invalid value for '${param ?? "body"}': ${issue.message}`, "invalid_request_error", param);
 }

@@ -38,8 +38,12 @@ export function imageSource(url: string, service: ModelService, param: string): 
   if (url.startsWith("data:") || /^https?:\/\//i.test(url)) return url;
   const dir = service.options.mediaDir;
   if (!dir) {
-    throw new HttpError(400, "images must be data URLs or http(s) URLs; local files are disabled (the operator can enable --media-dir)",
-      "invalid_request_error", param);
+    throw new HttpError(
+      400,
+      "images must be data URLs or http(s) URLs; local files are disabled (the operator can enable --media-dir)",
+      "invalid_request_error",
+      param,
+    );
   }
   let path = url;
   if (/^file:/i.test(url)) {
@@ -60,10 +64,16 @@ export function imageSource(url: string, service: ModelService, param: string): 
 /** Counts images and rejects a request over the limit. */
 export function checkImageCount(messages: Message[], service: ModelService) {
   let n = 0;
-  for (const m of messages) if (Array.isArray(m.content)) n += m.content.filter((p: ContentPart) => p.type === "image").length;
+  for (const m of messages) {
+    if (Array.isArray(m.content)) n += m.content.filter((p: ContentPart) => p.type === "image").length;
+  }
   if (n > service.options.maxImages) {
-    throw new HttpError(400, `the request has ${n} images; this server accepts at most ${service.options.maxImages}`,
-      "invalid_request_error", "messages");
+    throw new HttpError(
+      400,
+      `the request has ${n} images; this server accepts at most ${service.options.maxImages}`,
+      "invalid_request_error",
+      "messages",
+    );
   }
 }
 
@@ -74,10 +84,20 @@ export async function startChat(service: ModelService, job: ChatJob): Promise<St
   const choice = job.toolChoice ?? "auto";
   const tools = job.tools?.length && choice !== "none" ? job.tools : undefined;
   if (typeof choice === "object" && !tools?.some((t) => t.function.name === choice.name)) {
-    throw new HttpError(400, `tool_choice names '${choice.name}', which is not in tools`, "invalid_request_error", "tool_choice");
+    throw new HttpError(
+      400,
+      `tool_choice names '${choice.name}', which is not in tools`,
+      "invalid_request_error",
+      "tool_choice",
+    );
   }
   if ((choice === "required" || typeof choice === "object") && !tools) {
-    throw new HttpError(400, `tool_choice '${typeof choice === "object" ? choice.name : choice}' needs tools`, "invalid_request_error", "tool_choice");
+    throw new HttpError(
+      400,
+      `tool_choice '${typeof choice === "object" ? choice.name : choice}' needs tools`,
+      "invalid_request_error",
+      "tool_choice",
+    );
   }
   const options: ChatOptions = {
     ...job.options,
@@ -91,10 +111,18 @@ export async function startChat(service: ModelService, job: ChatJob): Promise<St
     },
   };
   if (job.json && tools && choice !== "auto") {
-    throw new HttpError(400, "response_format and a forced tool_choice cannot be combined", "invalid_request_error", "response_format");
+    throw new HttpError(
+      400,
+      "response_format and a forced tool_choice cannot be combined",
+      "invalid_request_error",
+      "response_format",
+    );
   }
   if (job.json) {
-    options.grammar = await mm.engine.call("jsonSchemaToGrammar", JSON.stringify(job.json.schema ?? { type: "object" }));
+    options.grammar = await mm.engine.call(
+      "jsonSchemaToGrammar",
+      JSON.stringify(job.json.schema ?? { type: "object" }),
+    );
   } else if (tools && choice !== "auto") {
     const forced = typeof choice === "object" ? tools.filter((t) => t.function.name === choice.name) : tools;
     options.grammar = toolCallGrammar(forced, { parallel: job.parallelToolCalls ?? true, thinking: job.thinking });
@@ -107,7 +135,11 @@ export async function startChat(service: ModelService, job: ChatJob): Promise<St
     }
   }
   const run = await mm.chat(job.messages, options);
-  const output = new AssistantOutputParser({ thinking: job.thinking, tools, repairNewlines: service.options.repairNewlines });
+  const output = new AssistantOutputParser({
+    thinking: job.thinking,
+    tools,
+    repairNewlines: service.options.repairNewlines,
+  });
   return { run, output, vocab: mm.model.vocab };
 }
 

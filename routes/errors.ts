@@ -2,7 +2,12 @@
 
 import { AbortError, EngineError, GgufError, InvalidRequestError } from "../engine/ts/errors.ts";
 
-export type ErrorType = "invalid_request_error" | "authentication_error" | "not_found_error" | "rate_limit_error" | "server_error";
+export type ErrorType =
+  | "invalid_request_error"
+  | "authentication_error"
+  | "not_found_error"
+  | "rate_limit_error"
+  | "server_error";
 
 export class HttpError extends Error {
   constructor(
@@ -27,10 +32,14 @@ export function toHttpError(e: unknown): HttpError {
   if (e instanceof HttpError) return e;
   if (e instanceof InvalidRequestError) return new HttpError(400, e.message, "invalid_request_error", e.param ?? null);
   if (e instanceof GgufError) return new HttpError(400, e.message, "invalid_request_error", null, e.code);
-  if (e instanceof AbortError) return new HttpError(499, "the request was cancelled", "invalid_request_error", null, "cancelled");
+  if (e instanceof AbortError) {
+    return new HttpError(499, "the request was cancelled", "invalid_request_error", null, "cancelled");
+  }
   if (e instanceof EngineError) {
     if (e.code === "invalid_grammar") return new HttpError(400, e.message, "invalid_request_error", "grammar", e.code);
-    if (e.code === "engine_crashed") return new HttpError(503, e.message, "server_error", null, e.code, { "retry-after": "5" });
+    if (e.code === "engine_crashed") {
+      return new HttpError(503, e.message, "server_error", null, e.code, { "retry-after": "5" });
+    }
     return new HttpError(500, e.message, "server_error", null, e.code);
   }
   return new HttpError(500, `internal error: ${(e as Error)?.message ?? String(e)}`, "server_error");

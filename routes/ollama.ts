@@ -93,7 +93,10 @@ function chatOptions(o: Options) {
 }
 
 function imagesOf(images: string[] | null | undefined): ContentPart[] {
-  return (images ?? []).map((b) => ({ type: "image", image: `data:application/octet-stream;base64,${b.replace(/\s/g, "")}` }));
+  return (images ?? []).map((b) => ({
+    type: "image",
+    image: `data:application/octet-stream;base64,${b.replace(/\s/g, "")}`,
+  }));
 }
 
 function withImages(text: string, images: string[] | null | undefined): string | ContentPart[] {
@@ -134,11 +137,20 @@ export function ollamaRoutes(service: ModelService): Hono {
 
   app.get("/api/ps", async (c) => {
     const mm = await service.model();
-    return c.json({ models: [{ ...modelEntry(service, mm.model.info.sizeBytes, mm.model.info.files), expires_at: "0001-01-01T00:00:00Z", size_vram: 0 }] });
+    return c.json({
+      models: [{
+        ...modelEntry(service, mm.model.info.sizeBytes, mm.model.info.files),
+        expires_at: "0001-01-01T00:00:00Z",
+        size_vram: 0,
+      }],
+    });
   });
 
   app.post("/api/show", async (c) => {
-    const b = await readBody(c, z.object({ model: z.string().optional(), name: z.string().optional(), verbose: z.boolean().optional() }));
+    const b = await readBody(
+      c,
+      z.object({ model: z.string().optional(), name: z.string().optional(), verbose: z.boolean().optional() }),
+    );
     service.checkModel(b.model ?? b.name);
     const mm = await service.model();
     const info = mm.model.info;
@@ -147,7 +159,12 @@ export function ollamaRoutes(service: ModelService): Hono {
       parameters: "",
       template: info.chatTemplate ?? "",
       details: modelEntry(service, info.sizeBytes, info.files).details,
-      model_info: { "general.architecture": "qwen35", "general.name": info.name ?? service.options.modelId, "qwen35.context_length": info.nCtxTrain, "qwen35.embedding_length": info.nEmbd },
+      model_info: {
+        "general.architecture": "qwen35",
+        "general.name": info.name ?? service.options.modelId,
+        "qwen35.context_length": info.nCtxTrain,
+        "qwen35.embedding_length": info.nEmbd,
+      },
       capabilities: ["completion", "tools", "thinking", ...(mm.vision ? ["vision"] : [])],
       modified_at: new Date(service.created * 1000).toISOString(),
     });
@@ -166,7 +183,15 @@ export function ollamaRoutes(service: ModelService): Hono {
             content: m.content,
             ...(m.thinking ? { reasoning_content: m.thinking } : {}),
             ...(m.tool_calls?.length
-              ? { tool_calls: m.tool_calls.map((t, k) => ({ type: "function", function: { name: t.function.name, arguments: parseHistoryArguments(t.function.arguments, `messages.${i}.tool_calls.${k}`) } })) }
+              ? {
+                tool_calls: m.tool_calls.map((t, k) => ({
+                  type: "function",
+                  function: {
+                    name: t.function.name,
+                    arguments: parseHistoryArguments(t.function.arguments, `messages.${i}.tool_calls.${k}`),
+                  },
+                })),
+              }
               : {}),
           };
         }
@@ -185,7 +210,11 @@ export function ollamaRoutes(service: ModelService): Hono {
         signal: scope.signal,
       });
       const message = (e: OutputEvent) =>
-        e.type === "content" ? { role: "assistant", content: e.text } : e.type === "reasoning" ? { role: "assistant", content: "", thinking: e.text } : undefined;
+        e.type === "content"
+          ? { role: "assistant", content: e.text }
+          : e.type === "reasoning"
+          ? { role: "assistant", content: "", thinking: e.text }
+          : undefined;
       const final = (r: GenerationResult) => {
         service.metrics.record(r, run.images.imageTokens);
         const calls = output.message.tool_calls;
@@ -220,7 +249,14 @@ export function ollamaRoutes(service: ModelService): Hono {
         await emit(output.end());
         const { calls, ...done } = final(await run.generation.result);
         // Ollama sends tool calls whole, in a message of their own
-        if (calls.length) await send({ model: b.model, created_at: now(), message: { role: "assistant", content: "", tool_calls: ollamaToolCalls(calls) }, done: false });
+        if (calls.length) {
+          await send({
+            model: b.model,
+            created_at: now(),
+            message: { role: "assistant", content: "", tool_calls: ollamaToolCalls(calls) },
+            done: false,
+          });
+        }
         await send({ model: b.model, created_at: now(), message: { role: "assistant", content: "" }, ...done });
       });
     } finally {
@@ -243,13 +279,22 @@ export function ollamaRoutes(service: ModelService): Hono {
       if (b.raw) {
         if (b.images?.length) throw new InvalidRequestError("raw prompts cannot carry images", "images");
         const tokens = await mm.model.tokenize(b.prompt);
-        run = { generation: generate(mm.context, tokens, { ...chatOptions(b.options), signal: scope.signal }), images: { imageTokens: 0 } };
+        run = {
+          generation: generate(mm.context, tokens, { ...chatOptions(b.options), signal: scope.signal }),
+          images: { imageTokens: 0 },
+        };
       } else {
         const messages: Message[] = [
           ...(b.system ? [{ role: "system" as const, content: b.system }] : []),
           { role: "user", content: withImages(b.prompt, b.images) },
         ];
-        const started = await startChat(service, { messages, thinking: !!b.think, json: json(b.format), options: chatOptions(b.options), signal: scope.signal });
+        const started = await startChat(service, {
+          messages,
+          thinking: !!b.think,
+          json: json(b.format),
+          options: chatOptions(b.options),
+          signal: scope.signal,
+        });
         run = { ...started.run, output: started.output };
       }
       const output = "output" in run ? run.output : undefined;
@@ -286,7 +331,14 @@ export function ollamaRoutes(service: ModelService): Hono {
         if (f.response || f.thinking) await send({ model: b.model, created_at: now(), ...f, done: false });
         const r = await run.generation.result;
         service.metrics.record(r, run.images.imageTokens);
-        await send({ model: b.model, created_at: now(), response: "", done: true, done_reason: r.finishReason, ...timings(r, startedAt) });
+        await send({
+          model: b.model,
+          created_at: now(),
+          response: "",
+          done: true,
+          done_reason: r.finishReason,
+          ...timings(r, startedAt),
+        });
       });
     } finally {
       scope.settle();
@@ -305,6 +357,13 @@ function modelEntry(service: ModelService, size: number, files: string[]) {
     modified_at: new Date(service.created * 1000).toISOString(),
     size,
     digest: "",
-    details: { parent_model: "", format: "gguf", family: "qwen35", families: ["qwen35", "clip"], parameter_size: "1.3B", quantization_level: quant },
+    details: {
+      parent_model: "",
+      format: "gguf",
+      family: "qwen35",
+      families: ["qwen35", "clip"],
+      parameter_size: "1.3B",
+      quantization_level: quant,
+    },
   };
 }

@@ -37,7 +37,12 @@ const messageSchema = z.discriminatedUnion("role", [
     name: z.string().optional(),
     refusal: z.string().nullish(),
   }),
-  z.object({ role: z.literal("tool"), content: contentSchema, tool_call_id: z.string().optional(), name: z.string().optional() }),
+  z.object({
+    role: z.literal("tool"),
+    content: contentSchema,
+    tool_call_id: z.string().optional(),
+    name: z.string().optional(),
+  }),
 ]);
 
 const sampling = {
@@ -126,9 +131,14 @@ function toMessages(messages: z.infer<typeof messageSchema>[], service: ModelSer
     const param = `messages.${i}.content`;
     const content = Array.isArray(m.content)
       ? m.content.map((p, k): ContentPart =>
-        p.type === "text"
-          ? p
-          : { type: "image", image: imageSource(typeof p.image_url === "string" ? p.image_url : p.image_url.url, service, `${param}.${k}`) }
+        p.type === "text" ? p : {
+          type: "image",
+          image: imageSource(
+            typeof p.image_url === "string" ? p.image_url : p.image_url.url,
+            service,
+            `${param}.${k}`,
+          ),
+        }
       )
       : m.content ?? null;
     if (m.role === "assistant") {
@@ -141,7 +151,10 @@ function toMessages(messages: z.infer<typeof messageSchema>[], service: ModelSer
             tool_calls: m.tool_calls.map((t, k) => ({
               ...t,
               type: "function",
-              function: { name: t.function.name, arguments: parseHistoryArguments(t.function.arguments, `messages.${i}.tool_calls.${k}`) },
+              function: {
+                name: t.function.name,
+                arguments: parseHistoryArguments(t.function.arguments, `messages.${i}.tool_calls.${k}`),
+              },
             })),
           }
           : {}),
@@ -158,7 +171,10 @@ function logprobContent(vocab: Vocabulary, lps: TokenLogprobs[], top: number) {
     const bytes = [...vocab.bytes(token)];
     return { token: new TextDecoder().decode(new Uint8Array(bytes)), logprob, bytes };
   };
-  return lps.map((lp) => ({ ...entry(lp.token, lp.logprob), top_logprobs: lp.top.slice(0, top).map((t) => entry(t.token, t.logprob)) }));
+  return lps.map((lp) => ({
+    ...entry(lp.token, lp.logprob),
+    top_logprobs: lp.top.slice(0, top).map((t) => entry(t.token, t.logprob)),
+  }));
 }
 
 function usage(r: GenerationResult, imageTokens?: number) {
@@ -194,7 +210,11 @@ export function openaiRoutes(service: ModelService): Hono {
         toolChoice: (typeof tc === "object" && tc ? { name: tc.function.name } : tc ?? "auto") as ToolChoice,
         thinking: b.chat_template_kwargs?.enable_thinking ?? false,
         parallelToolCalls: b.parallel_tool_calls ?? undefined,
-        json: rf?.type === "json_object" ? {} : rf?.type === "json_schema" ? { schema: rf.json_schema.schema } : undefined,
+        json: rf?.type === "json_object"
+          ? {}
+          : rf?.type === "json_schema"
+          ? { schema: rf.json_schema.schema }
+          : undefined,
         options: {
           ...samplingOptions(b, b.max_completion_tokens ?? b.max_tokens),
           logprobs: b.logprobs ? b.top_logprobs ?? 0 : undefined,
@@ -241,11 +261,18 @@ export function openaiRoutes(service: ModelService): Hono {
 
       return scope.sse(async (stream) => {
         const send = (delta: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
-          stream.writeSSE({ data: JSON.stringify({ ...head, choices: [{ index: 0, delta, logprobs: null, finish_reason: null, ...extra }] }) });
+          stream.writeSSE({
+            data: JSON.stringify({
+              ...head,
+              choices: [{ index: 0, delta, logprobs: null, finish_reason: null, ...extra }],
+            }),
+          });
         await send({ role: "assistant", content: "" });
         for await (const piece of run.generation) {
           const events = output.push(piece.text).map(chatDelta).filter((d) => d !== undefined);
-          const lp = b.logprobs && piece.logprobs ? { logprobs: { content: logprobContent(vocab, piece.logprobs, topN) } } : {};
+          const lp = b.logprobs && piece.logprobs
+            ? { logprobs: { content: logprobContent(vocab, piece.logprobs, topN) } }
+            : {};
           if (!events.length && "logprobs" in lp) await send({}, lp);
           for (const [k, d] of events.entries()) await send(d, k === 0 ? lp : {});
         }
@@ -254,7 +281,9 @@ export function openaiRoutes(service: ModelService): Hono {
         finished(r);
         await send({}, { finish_reason: finishReason(r) });
         if (b.stream_options?.include_usage) {
-          await stream.writeSSE({ data: JSON.stringify({ ...head, choices: [], usage: usage(r, run.images.imageTokens) }) });
+          await stream.writeSSE({
+            data: JSON.stringify({ ...head, choices: [], usage: usage(r, run.images.imageTokens) }),
+          });
         }
         await stream.writeSSE({ data: "[DONE]" });
       });
@@ -280,7 +309,12 @@ export function openaiRoutes(service: ModelService): Hono {
         logprobs: b.logprobs ?? undefined,
         signal: scope.signal,
       });
-      const head = { id: newId("cmpl"), object: "text_completion", created: Math.floor(Date.now() / 1000), model: service.options.modelId };
+      const head = {
+        id: newId("cmpl"),
+        object: "text_completion",
+        created: Math.floor(Date.now() / 1000),
+        model: service.options.modelId,
+      };
       const choice = (text: string, lps: TokenLogprobs[] | undefined, finish: string | null) => ({
         text,
         index: 0,
@@ -294,12 +328,16 @@ export function openaiRoutes(service: ModelService): Hono {
       }
       return scope.sse(async (stream) => {
         for await (const piece of gen) {
-          await stream.writeSSE({ data: JSON.stringify({ ...head, choices: [choice(piece.text, piece.logprobs, null)] }) });
+          await stream.writeSSE({
+            data: JSON.stringify({ ...head, choices: [choice(piece.text, piece.logprobs, null)] }),
+          });
         }
         const r = await gen.result;
         service.metrics.record(r);
         await stream.writeSSE({ data: JSON.stringify({ ...head, choices: [choice("", undefined, r.finishReason)] }) });
-        if (b.stream_options?.include_usage) await stream.writeSSE({ data: JSON.stringify({ ...head, choices: [], usage: usage(r) }) });
+        if (b.stream_options?.include_usage) {
+          await stream.writeSSE({ data: JSON.stringify({ ...head, choices: [], usage: usage(r) }) });
+        }
         await stream.writeSSE({ data: "[DONE]" });
       });
     } finally {
@@ -318,7 +356,9 @@ function chatDelta(e: OutputEvent): Record<string, unknown> | undefined {
     case "reasoning":
       return { reasoning_content: e.text };
     case "tool_call_start":
-      return { tool_calls: [{ index: e.index, id: e.id, type: "function", function: { name: e.name, arguments: "" } }] };
+      return {
+        tool_calls: [{ index: e.index, id: e.id, type: "function", function: { name: e.name, arguments: "" } }],
+      };
     case "tool_call_args":
       return { tool_calls: [{ index: e.index, function: { arguments: e.text } }] };
     default:

@@ -52,14 +52,19 @@ export function opsRoutes(service: ModelService): Hono {
   });
 
   app.post("/tokenize", async (c) => {
-    const b = await readBody(c, z.object({
-      content: z.string(),
-      add_special: z.boolean().optional(),
-      parse_special: z.boolean().optional(),
-      with_pieces: z.boolean().optional(),
-    }));
+    const b = await readBody(
+      c,
+      z.object({
+        content: z.string(),
+        add_special: z.boolean().optional(),
+        parse_special: z.boolean().optional(),
+        with_pieces: z.boolean().optional(),
+      }),
+    );
     const mm = await service.model();
-    const tokens = [...await mm.model.tokenize(b.content, { addSpecial: b.add_special, parseSpecial: b.parse_special ?? true })];
+    const tokens = [
+      ...await mm.model.tokenize(b.content, { addSpecial: b.add_special, parseSpecial: b.parse_special ?? true }),
+    ];
     if (!b.with_pieces) return c.json({ tokens });
     const d = new TextDecoder();
     return c.json({ tokens: tokens.map((id) => ({ id, piece: d.decode(mm.model.vocab.bytes(id)) })) });

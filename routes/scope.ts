@@ -4,7 +4,7 @@
  */
 
 import type { Context } from "hono";
-import { stream as honoStream, streamSSE, type SSEStreamingApi } from "hono/streaming";
+import { type SSEStreamingApi, stream as honoStream, streamSSE } from "hono/streaming";
 import { toHttpError } from "./errors.ts";
 import type { ModelService } from "./service.ts";
 
@@ -35,7 +35,9 @@ export class RequestScope {
       try {
         await write(stream);
       } catch (e) {
-        if (!this.signal.aborted) await stream.writeSSE({ data: JSON.stringify(toHttpError(e).body()) }).catch(() => {});
+        if (!this.signal.aborted) {
+          await stream.writeSSE({ data: JSON.stringify(toHttpError(e).body()) }).catch(() => {});
+        }
       } finally {
         this.end();
       }

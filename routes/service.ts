@@ -109,8 +109,14 @@ export class ModelService {
    */
   admit(): () => void {
     if (this.inflight >= this.options.parallel + this.options.queue) {
-      throw new HttpError(429, `the server is busy: ${this.inflight} requests are running or queued; retry later`,
-        "rate_limit_error", null, "server_busy", { "retry-after": "1" });
+      throw new HttpError(
+        429,
+        `the server is busy: ${this.inflight} requests are running or queued; retry later`,
+        "rate_limit_error",
+        null,
+        "server_busy",
+        { "retry-after": "1" },
+      );
     }
     if (this.inflight++ === 0) this.busySince = performance.now();
     let done = false;
@@ -127,10 +133,17 @@ export class ModelService {
   }
 
   checkModel(name: unknown, param = "model") {
-    if (typeof name !== "string" || name === "") throw new HttpError(400, "you must provide a model parameter", "invalid_request_error", param);
+    if (typeof name !== "string" || name === "") {
+      throw new HttpError(400, "you must provide a model parameter", "invalid_request_error", param);
+    }
     if (name !== this.options.modelId) {
-      throw new HttpError(404, `The model '${name}' does not exist; this server serves '${this.options.modelId}'`,
-        "not_found_error", param, "model_not_found");
+      throw new HttpError(
+        404,
+        `The model '${name}' does not exist; this server serves '${this.options.modelId}'`,
+        "not_found_error",
+        param,
+        "model_not_found",
+      );
     }
   }
 

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# The main job. Bootstraps what it needs (npm deps, emscripten, the wasm build, the bundles,
-# the tiny test models) and runs the CLI on Node.js. Until the HTTP server lands it generates
-# with the tiny model; arguments replace the default ones.
+# The main job: the OpenAI/Ollama-compatible server. Bootstraps what it needs (npm deps,
+# emscripten, the wasm build, the bundles), then runs `serve` on Node.js. Without arguments it
+# serves the official MiniCPM-V 4.6 pair (downloaded into the model cache on first use);
+# arguments are passed to `serve` (e.g. --model FILE --mmproj FILE), or name another command
+# (`npm start -- bench`).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_npm_deps
 bash scripts/build-wasm.sh >/dev/null
 node scripts/bundle.mjs
-models="$(bash scripts/test-models.sh)"
-if [ $# -eq 0 ]; then
-  set -- generate --model "$models/tiny-llm.gguf" --prompt "Describe a sunset in one sentence." --max-tokens 32
+case "${1:-}" in
+  ""|-*) set -- serve "$@" ;;
+esac
+if [ "${1:-}" = "tiny" ]; then # the tiny test pair: a quick look without downloading anything
+  models="$(bash scripts/test-models.sh)"
+  shift
+  set -- serve --model "$models/tiny-llm.gguf" --mmproj "$models/tiny-mmproj-16x.gguf" "$@"
 fi
 exec node dist/node/cli.js "$@"

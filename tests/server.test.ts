@@ -353,6 +353,17 @@ for (const runtime of (process.env.MCE_SERVER_RUNTIMES?.split(",") ?? ["deno", "
       await Promise.all(responses.slice(4));
       (await responses[0])?.body?.cancel();
       aborts[0].abort();
+      // the server notices the disconnects (at its next write for a running stream)
+      const freed = async () =>
+        (await metric(server.url, "minicpmv_requests_active", auth)) === 3 &&
+        (await metric(server.url, "minicpmv_queue_depth", auth)) === 0;
+      for (let i = 0; i < 200 && !(await freed()); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(await metric(server.url, "minicpmv_queue_depth", auth), 0, "cancelled requests left the queue");
+      assert.equal(
+        await metric(server.url, "minicpmv_requests_active", auth),
+        3,
+        "the cancelled stream freed its sequence",
+      );
       let othersDone = false;
       const others = Promise.all(responses.slice(1, 4).map(async (r) => await (await r)?.text())).then(
         () => (othersDone = true),

@@ -8,8 +8,8 @@
 import { AbortError, EngineError, InvalidRequestError } from "./errors.ts";
 import {
   type FinishReason,
-  Generation,
   type GenerateOptions,
+  Generation,
   type PromptInput,
   samplerParams,
   StopMatcher,
@@ -111,7 +111,9 @@ export class Scheduler {
     const { tokens } = input;
     const vocab = this.ctx.model.vocab;
     const maxTokens = o.maxTokens ?? 256;
-    if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new InvalidRequestError("maxTokens must be a non-negative integer", "maxTokens");
+    if (!Number.isInteger(maxTokens) || maxTokens < 0) {
+      throw new InvalidRequestError("maxTokens must be a non-negative integer", "maxTokens");
+    }
     const n = o.logprobs;
     if (n !== undefined && (!Number.isInteger(n) || n < 0 || n > MAX_LOGPROBS)) {
       throw new InvalidRequestError(`logprobs must be an integer in [0, ${MAX_LOGPROBS}]`, "logprobs");
@@ -188,11 +190,20 @@ export class Scheduler {
       }
       const t0 = performance.now();
       this.slots.push({
-        seq, job, sampler,
+        seq,
+        job,
+        sampler,
         prefill: this.prefillSteps(job.input, seq, sampler, false, job.options.logprobs ?? -1),
-        pending: -1, pos: job.input.tokens.length, tokens: [], logprobs: [], unsent: [], text: "",
-        detok: new Detokenizer(this.ctx.model.vocab), stops: new StopMatcher(job.options.stop ?? []),
-        t0, t1: t0,
+        pending: -1,
+        pos: job.input.tokens.length,
+        tokens: [],
+        logprobs: [],
+        unsent: [],
+        text: "",
+        detok: new Detokenizer(this.ctx.model.vocab),
+        stops: new StopMatcher(job.options.stop ?? []),
+        t0,
+        t1: t0,
       });
     }
   }
@@ -263,7 +274,9 @@ export class Scheduler {
     s.text += text;
     const tokens = s.unsent;
     s.unsent = [];
-    const piece = s.logprobs.length ? { text, tokens, logprobs: s.logprobs.slice(s.logprobs.length - tokens.length) } : { text, tokens };
+    const piece = s.logprobs.length
+      ? { text, tokens, logprobs: s.logprobs.slice(s.logprobs.length - tokens.length) }
+      : { text, tokens };
     s.job.generation.emit(piece);
   }
 
@@ -328,15 +341,24 @@ export class Scheduler {
       yield* decodeTokens(next, e.start, false);
       for (let i = 0; i < n; i += ctx.batchSize) {
         const rows = Math.min(ctx.batchSize, n - i);
-        const r = await engine.call("decodeEmbeddings", ctx.handle, ctx.model.handle,
-          e.data.slice(i * nEmbd, (i + rows) * nEmbd), nEmbd,
-          Int32Array.from({ length: rows }, (_, k) => e.start + i + k), seq, false);
+        const r = await engine.call(
+          "decodeEmbeddings",
+          ctx.handle,
+          ctx.model.handle,
+          e.data.slice(i * nEmbd, (i + rows) * nEmbd),
+          nEmbd,
+          Int32Array.from({ length: rows }, (_, k) => e.start + i + k),
+          seq,
+          false,
+        );
         if (r.code !== 0) throw new EngineError(`decode failed with code ${r.code}`, "decode_failed");
         yield;
       }
       next = e.start + n;
     }
-    if (next >= tokens.length) throw new InvalidRequestError("the prompt must end with text after its images", "prompt");
+    if (next >= tokens.length) {
+      throw new InvalidRequestError("the prompt must end with text after its images", "prompt");
+    }
     yield* decodeTokens(next, tokens.length, true);
     return result;
   }
