@@ -135,6 +135,7 @@ export async function startChat(service: ModelService, job: ChatJob): Promise<St
     }
   }
   const run = await mm.chat(job.messages, options);
+  checkPromptFits(run.promptTokens, mm.context.sequenceSize);
   const output = new AssistantOutputParser({
     thinking: job.thinking,
     tools,
@@ -150,5 +151,13 @@ export function parseHistoryArguments(args: unknown, param: string): unknown {
     return JSON.parse(args);
   } catch {
     throw new HttpError(400, `tool call arguments are not valid JSON`, "invalid_request_error", param);
+  }
+}
+
+/** A prompt that does not fit a sequence is refused before any response is sent. */
+export function checkPromptFits(promptTokens: number, sequenceSize: number) {
+  if (promptTokens >= sequenceSize) {
+    throw new HttpError(400, `the prompt has ${promptTokens} tokens (images included); a request can use at most ${sequenceSize - 1} ` +
+      "(the context size divided by --parallel)", "invalid_request_error", "messages", "context_length_exceeded");
   }
 }

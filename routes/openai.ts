@@ -9,7 +9,7 @@ import { generate, type GenerationResult, type TokenLogprobs } from "../engine/t
 import type { ContentPart, Message } from "../engine/ts/minicpmv.ts";
 import type { Vocabulary } from "../engine/ts/vocab.ts";
 import { readBody, stopSchema, toolSchema } from "./body.ts";
-import { type ChatJob, imageSource, parseHistoryArguments, startChat, type ToolChoice } from "./chat.ts";
+import { type ChatJob, checkPromptFits, imageSource, parseHistoryArguments, startChat, type ToolChoice } from "./chat.ts";
 import { RequestScope } from "./scope.ts";
 import type { ModelService } from "./service.ts";
 
@@ -186,6 +186,18 @@ function usage(r: GenerationResult, imageTokens?: number) {
   };
 }
 
+/** llama-server's `timings` object (server-side prompt and generation time). */
+function timings(r: GenerationResult) {
+  const { promptMs, generateMs } = r.timings;
+  return {
+    prompt_n: r.usage.promptTokens,
+    prompt_ms: promptMs,
+    predicted_n: r.usage.completionTokens,
+    predicted_ms: generateMs,
+    predicted_per_second: generateMs > 0 ? (r.usage.completionTokens / generateMs) * 1000 : 0,
+  };
+}
+
 const newId = (prefix: string) => `${prefix}-${crypto.randomUUID().replaceAll("-", "")}`;
 
 export function openaiRoutes(service: ModelService): Hono {
@@ -256,6 +268,7 @@ export function openaiRoutes(service: ModelService): Hono {
             finish_reason: finishReason(r),
           }],
           usage: usage(r, run.images.imageTokens),
+          timings: timings(r),
         });
       }
 
@@ -279,7 +292,9 @@ export function openaiRoutes(service: ModelService): Hono {
         for (const d of output.end().map(chatDelta)) if (d) await send(d);
         const r = await run.generation.result;
         finished(r);
-        await send({}, { finish_reason: finishReason(r) });
+        await stream.writeSSE({
+          data: JSON.stringify({ ...head, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: finishReason(r) }], timings: timings(r) }),
+        });
         if (b.stream_options?.include_usage) {
           await stream.writeSSE({
             data: JSON.stringify({ ...head, choices: [], usage: usage(r, run.images.imageTokens) }),
@@ -304,6 +319,7 @@ export function openaiRoutes(service: ModelService): Hono {
         : typeof b.prompt[0] === "string"
         ? await mm.model.tokenize(b.prompt[0] as string)
         : Int32Array.from(b.prompt as number[]);
+      checkPromptFits(prompt.length, mm.context.sequenceSize);
       const gen = generate(mm.context, prompt, {
         ...samplingOptions(b, b.max_tokens ?? 16),
         logprobs: b.logprobs ?? undefined,
@@ -324,7 +340,7 @@ export function openaiRoutes(service: ModelService): Hono {
       if (!b.stream) {
         const r = await gen.result;
         service.metrics.record(r);
-        return c.json({ ...head, choices: [choice(r.text, r.logprobs, r.finishReason)], usage: usage(r) });
+        return c.json({ ...head, choices: [choice(r.text, r.logprobs, r.finishReason)], usage: usage(r), timings: timings(r) });
       }
       return scope.sse(async (stream) => {
         for await (const piece of gen) {
@@ -334,7 +350,7 @@ export function openaiRoutes(service: ModelService): Hono {
         }
         const r = await gen.result;
         service.metrics.record(r);
-        await stream.writeSSE({ data: JSON.stringify({ ...head, choices: [choice("", undefined, r.finishReason)] }) });
+        await stream.writeSSE({ data: JSON.stringify({ ...head, choices: [choice("", undefined, r.finishReason)], timings: timings(r) }) });
         if (b.stream_options?.include_usage) {
           await stream.writeSSE({ data: JSON.stringify({ ...head, choices: [], usage: usage(r) }) });
         }

@@ -202,14 +202,16 @@ for (const runtime of (process.env.MCE_SERVER_RUNTIMES?.split(",") ?? ["deno", "
       model: MODEL,
       messages: [{ role: "user" as const, content: "Weather in Paris for 2 days?" }],
       temperature: 0,
-      max_tokens: 80,
+      max_tokens: 60,
       tools: [weatherTool],
       tool_choice: { type: "function" as const, function: { name: "get_weather" } },
+      parallel_tool_calls: false,
     };
     const r = await openai.chat.completions.create(params);
     const call = r.choices[0].message.tool_calls?.[0] as OpenAI.Chat.ChatCompletionMessageFunctionToolCall;
     assert.equal(r.choices[0].finish_reason, "tool_calls");
     assert.equal(call.function.name, "get_weather");
+    assert.equal(r.choices[0].message.tool_calls?.length, 1);
     const args = JSON.parse(call.function.arguments);
     assert.equal(typeof args.city, "string");
     assert.ok(Number.isInteger(args.days), call.function.arguments);
@@ -398,6 +400,7 @@ for (const runtime of (process.env.MCE_SERVER_RUNTIMES?.split(",") ?? ["deno", "
     await bad(user([{ type: "image_url", image_url: { url: `${mediaUrl}/notes.txt` } }]), 400, /image/i);
     await bad(user([{ type: "image_url", image_url: { url: "/etc/passwd" } }]), 400, /outside the media directory/);
     await bad({ ...user("hi"), mm_processor_kwargs: { downsample_mode: "8x" } }, 400, /downsample_mode/);
+    await bad(user("hello ".repeat(1500)), 400, /at most 1023/);
     const ollamaBad = await post(server.url, "/api/chat", { model: MODEL, messages: "nope" }, auth);
     assert.equal(ollamaBad.status, 400);
     assert.equal(typeof ollamaBad.body.error, "string");
