@@ -5,7 +5,7 @@
  */
 
 import { AbortError, ModelFetchError } from "../errors.ts";
-import { createSha256, type ModelStore } from "../platform.ts";
+import { createSha256, isServerRuntime, type ModelStore } from "../platform.ts";
 
 export type Fetch = (url: string, init: RequestInit) => Promise<Response>;
 
@@ -41,6 +41,33 @@ export interface FileMeta {
 
 const GGUF = [0x47, 0x47, 0x55, 0x46];
 
+/**
+ * Follows redirects by hand on servers so that the Hub's `X-Linked-Etag` (the SHA-256 of an LFS
+ * file) and `X-Linked-Size`, sent with the redirect to the CDN, can be read. The token is not
+ * sent to another origin. Browsers follow redirects themselves (manual ones are opaque there).
+ */
+async function fetchFollow(doFetch: Fetch, url: string, init: RequestInit) {
+  const linked: { sha256?: string; size?: number } = {};
+  if (!isServerRuntime) return { res: await doFetch(url, init), linked };
+  let headers = { ...(init.headers as Record<string, string>) };
+  for (let hop = 0; hop < 10; hop++) {
+    const res = await doFetch(url, { ...init, headers, redirect: "manual" });
+    const etag = res.headers.get("x-linked-etag")?.replace(/^W\//, "").replaceAll('"', "");
+    if (etag && /^[0-9a-f]{64}$/.test(etag)) linked.sha256 = etag;
+    const size = Number(res.headers.get("x-linked-size") ?? NaN);
+    if (Number.isSafeInteger(size)) linked.size = size;
+    const location = res.headers.get("location");
+    if (res.status < 300 || res.status >= 400 || !location) return { res, linked };
+    await res.body?.cancel();
+    const next = new URL(location, url);
+    if (next.origin !== new URL(url).origin) {
+      headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "authorization"));
+    }
+    url = next.href;
+  }
+  throw new Error("too many redirects");
+}
+
 /** A fetch whose headers and each body chunk must arrive within `stallMs`. */
 async function fetchWithStall(doFetch: Fetch, url: string, init: RequestInit, stallMs: number, outer?: AbortSignal) {
   const ctrl = new AbortController();
@@ -61,8 +88,8 @@ async function fetchWithStall(doFetch: Fetch, url: string, init: RequestInit, st
     outer?.removeEventListener("abort", onAbort);
   };
   try {
-    const res = await doFetch(url, { ...init, signal: ctrl.signal });
-    return { res, arm, done, stalled: () => stalled };
+    const { res, linked } = await fetchFollow(doFetch, url, { ...init, signal: ctrl.signal });
+    return { res, linked, arm, done, stalled: () => stalled };
   } catch (e) {
     done();
     if (outer?.aborted) throw new AbortError("download aborted");
@@ -80,6 +107,8 @@ export async function downloadFile(t: DownloadTarget, store: ModelStore, o: Down
   const retries = o.retries ?? 5;
   const stallMs = o.stallMs ?? 15_000;
   let attempt = 0;
+  let expectSize = t.size;
+  let expectSha = t.sha256;
   let total = t.size;
   let etag: string | undefined;
   const partMetaKey = `${t.key}.part.json`;
@@ -104,7 +133,10 @@ export async function downloadFile(t: DownloadTarget, store: ModelStore, o: Down
       if (attempt++ < Math.min(retries, 1)) continue; // an unreachable host fails fast
       throw new ModelFetchError("network", `cannot download ${t.label} from ${t.url}: ${describeCause(e)}`, t.url);
     }
-    const { res } = req;
+    const { res, linked } = req;
+    expectSha ??= linked.sha256;
+    expectSize ??= linked.size;
+    total ??= expectSize;
     try {
       if (res.status === 416 && offset > 0 && total !== undefined && offset === total) {
         await res.body?.cancel();
@@ -141,8 +173,8 @@ export async function downloadFile(t: DownloadTarget, store: ModelStore, o: Down
         await store.remove(t.key);
         continue;
       }
-      if (t.size !== undefined && total !== undefined && total !== t.size) {
-        throw new ModelFetchError("size_mismatch", `${t.label}: the server sends ${total} bytes, expected ${t.size} (${t.url})`, t.url);
+      if (expectSize !== undefined && total !== undefined && total !== expectSize) {
+        throw new ModelFetchError("size_mismatch", `${t.label}: the server sends ${total} bytes, expected ${expectSize} (${t.url})`, t.url);
       }
       etag = res.headers.get("etag") ?? etag;
       if (start === 0 && etag) await store.writeText(partMetaKey, JSON.stringify({ etag }));
@@ -173,16 +205,16 @@ export async function downloadFile(t: DownloadTarget, store: ModelStore, o: Down
 
   const size = await store.partialSize(t.key);
   let sha256: string | undefined;
-  if (t.sha256) {
+  if (expectSha) {
     const h = await createSha256();
     for await (const chunk of store.readPartial(t.key)) h.update(chunk);
     sha256 = h.hex();
-    if (sha256 !== t.sha256.toLowerCase()) {
+    if (sha256 !== expectSha.toLowerCase()) {
       await store.remove(t.key);
       await store.remove(partMetaKey);
       throw new ModelFetchError(
         "checksum_mismatch",
-        `${t.label}: SHA-256 mismatch (got ${sha256}, expected ${t.sha256}); the partial file was deleted (${t.url})`,
+        `${t.label}: SHA-256 mismatch (got ${sha256}, expected ${expectSha}); the partial file was deleted (${t.url})`,
         t.url,
       );
     }

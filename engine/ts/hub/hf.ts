@@ -92,17 +92,20 @@ export function pickModelFile(files: RepoFile[], quant: string): RepoFile | unde
   return quant ? undefined : files.find((f) => isModelFile(f.path) && isFirstShard(f.path));
 }
 
-/** The mmproj beside a model: same directory, closest quantization to the model's. */
+/** The mmproj for a model: in its directory or a parent (deepest first), closest quantization. */
 export function pickMmprojFile(files: RepoFile[], model: string): RepoFile | undefined {
-  const dir = model.slice(0, model.lastIndexOf("/") + 1);
+  const modelDir = model.slice(0, model.lastIndexOf("/") + 1);
   const bits = quantBits(model);
   let best: RepoFile | undefined;
+  let bestDepth = -1;
   let bestDiff = Infinity;
   for (const f of files) {
-    if (!isGguf(f.path) || !baseName(f.path).includes("mmproj") || !f.path.startsWith(dir)) continue;
-    if (f.path.slice(dir.length).includes("/")) continue;
+    if (!isGguf(f.path) || !baseName(f.path).includes("mmproj")) continue;
+    const dir = f.path.slice(0, f.path.lastIndexOf("/") + 1);
+    if (!modelDir.startsWith(dir)) continue;
+    const depth = dir.split("/").length;
     const diff = Math.abs(quantBits(f.path) - bits);
-    if (diff < bestDiff) [best, bestDiff] = [f, diff];
+    if (depth > bestDepth || (depth === bestDepth && diff < bestDiff)) [best, bestDepth, bestDiff] = [f, depth, diff];
   }
   return best;
 }
