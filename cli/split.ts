@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { InvalidRequestError } from "../engine/ts/errors.ts";
 import { GgufError } from "../engine/ts/errors.ts";
 import { splitGguf } from "../engine/ts/gguf/split.ts";
-import { createFileSink, openFile } from "../engine/ts/platform.ts";
+import { createFileSink, nodeFs, openFile } from "../engine/ts/platform.ts";
 
 export function parseSize(s: string): number {
   const m = /^(\d+(?:\.\d+)?)([KMG]?)B?$/i.exec(s.trim());
@@ -33,6 +33,7 @@ export async function run(args: string[]): Promise<number> {
   const src = await openFile(input);
   if (!src) throw new GgufError("split_missing", input, "file not found");
   const prefixName = prefix.replace(/\.gguf$/i, "");
+  if (prefixName.includes("/")) await (await nodeFs()).promises.mkdir(prefixName.slice(0, prefixName.lastIndexOf("/")), { recursive: true });
   let paths;
   try {
     paths = await splitGguf(src, prefixName, { maxTensors, maxBytes: v["max-size"] ? parseSize(v["max-size"]) : undefined }, createFileSink);

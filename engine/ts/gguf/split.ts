@@ -59,11 +59,12 @@ export function planSplit(h: GgufHeader, o: SplitOptions): number[][] {
   return groups;
 }
 
+/** In llama-gguf-split's order: it sets split.count last (once the shard count is known). */
 function splitKvs(no: number, count: number, tensors: number): KV[] {
   return [
     { key: "split.no", type: ValueType.UINT16, value: no },
-    { key: "split.count", type: ValueType.UINT16, value: count },
     { key: "split.tensors.count", type: ValueType.INT32, value: tensors },
+    { key: "split.count", type: ValueType.UINT16, value: count },
   ];
 }
 
