@@ -5,9 +5,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { resolveDefaultModels, type ResolvedModel, resolveModelRefs } from "../engine/ts/hub/resolve.ts";
-import { DEFAULT_MODEL } from "../engine/ts/hub/manifest.ts";
-import { formatBytes, terminalProgress } from "./progress.ts";
+import type { ResolvedModel } from "../engine/ts/hub/resolve.ts";
+import { formatBytes } from "./progress.ts";
+import { resolveCliModels } from "./resolve-models.ts";
 
 export async function run(args: string[]): Promise<number> {
   const { values: v, positionals } = parseArgs({
@@ -21,18 +21,11 @@ export async function run(args: string[]): Promise<number> {
       json: { type: "boolean", default: false },
     },
   });
-  const model = v.model ?? positionals[0];
-  const progress = terminalProgress();
-  if (!model) console.error(`pulling the default model: ${DEFAULT_MODEL.model} + ${DEFAULT_MODEL.mmproj}`);
-  let r;
-  try {
-    const o = { offline: v.offline, onProgress: progress };
-    r = model
-      ? await resolveModelRefs({ model, mmproj: v["no-mmproj"] ? false : v.mmproj }, o)
-      : await resolveDefaultModels(o);
-  } finally {
-    progress.finish();
-  }
+  const r = await resolveCliModels({
+    model: v.model ?? positionals[0],
+    mmproj: v["no-mmproj"] ? false : v.mmproj,
+    offline: v.offline,
+  });
   const show = (m: ResolvedModel) => ({
     ref: m.ref,
     path: m.source,
