@@ -130,7 +130,11 @@ export async function downloadFile(t: DownloadTarget, store: ModelStore, o: Down
       req = await fetchWithStall(o.fetch, t.url, { headers }, stallMs, o.signal);
     } catch (e) {
       if (e instanceof AbortError) throw e;
-      if (attempt++ < Math.min(retries, 1)) continue; // an unreachable host fails fast
+      // an unreachable host fails fast; a resumed download gets its retries
+      if (offset > 0 && attempt++ < retries) {
+        await new Promise((r) => setTimeout(r, 500 * attempt));
+        continue;
+      }
       throw new ModelFetchError("network", `cannot download ${t.label} from ${t.url}: ${describeCause(e)}`, t.url);
     }
     const { res, linked } = req;
