@@ -14,8 +14,30 @@
  */
 
 export { Engine, type EngineOptions, type LogLevel } from "./engine/ts/engine.ts";
-export { AbortError, EngineError, GgufError, InvalidRequestError } from "./engine/ts/errors.ts";
+export {
+  AbortError,
+  EngineError,
+  GgufError,
+  InvalidRequestError,
+  MemoryBudgetError,
+  ModelFetchError,
+} from "./engine/ts/errors.ts";
 export { Context, type ContextOptions, Model, type ModelInfo, type ModelSource } from "./engine/ts/model.ts";
+export {
+  type ModelRefs,
+  resolveDefaultModels,
+  type ResolvedModel,
+  resolveModelRef,
+  resolveModelRefs,
+  type ResolveOptions,
+} from "./engine/ts/hub/resolve.ts";
+export { type DownloadProgress, type ProgressListener } from "./engine/ts/hub/progress.ts";
+export { type ModelRef, parseModelRef } from "./engine/ts/hub/refs.ts";
+export { DEFAULT_MODEL, DEFAULT_QUANT, DEFAULT_REPO } from "./engine/ts/hub/manifest.ts";
+export { listCachedModels, type CachedModel } from "./engine/ts/hub/cache.ts";
+export { checkMemoryBudget, estimateMemory, type MemoryEstimate, WASM_MEMORY_LIMIT } from "./engine/ts/memory-budget.ts";
+export { mergeGguf, splitGguf, type SplitOptions } from "./engine/ts/gguf/split.ts";
+export { cacheDir } from "./engine/ts/platform.ts";
 export {
   evaluate,
   type FinishReason,

@@ -1,5 +1,5 @@
 /**
- * `generate --model FILE [--mmproj FILE] [--image FILE]... [--prompt TEXT] [--raw]
+ * `generate --model REF [--mmproj REF] [--offline] [--image FILE]... [--prompt TEXT] [--raw]
  *  [--downsample-mode 16x|4x] [--max-slice-nums N] [--no-image-id] [--vision-weights as-is|q8_0] [--think]
  *  [--temp T] [--seed S] [--max-tokens N] [--threads N] [--ctx-size N] [--stop S]... [--json]`
  * Without --raw the prompt (after the images) is one user message rendered with the model's
@@ -12,6 +12,7 @@ import { InvalidRequestError } from "../engine/ts/errors.ts";
 import { generate, type Generation } from "../engine/ts/generate.ts";
 import { type ContentPart, MiniCPMV } from "../engine/ts/minicpmv.ts";
 import type { DownsampleMode, ImagePlan } from "../engine/ts/vision/plan.ts";
+import { terminalProgress } from "./progress.ts";
 
 export async function run(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
@@ -35,6 +36,7 @@ export async function run(args: string[]): Promise<number> {
       stop: { type: "string", multiple: true },
       json: { type: "boolean", default: false },
       verbose: { type: "boolean", default: false },
+      offline: { type: "boolean", default: false },
     },
   });
   if (!v.model) throw new InvalidRequestError("--model FILE is required", "model");
@@ -52,7 +54,15 @@ export async function run(args: string[]): Promise<number> {
   try {
     const visionWeights = v["vision-weights"];
     if (visionWeights !== "as-is" && visionWeights !== "q8_0") throw new InvalidRequestError("--vision-weights must be as-is or q8_0", "vision-weights");
-    const mm = await MiniCPMV.load(engine, { model: v.model, mmproj: v.mmproj, visionWeights, contextSize: num(v["ctx-size"], "ctx-size") });
+    const progress = terminalProgress();
+    const mm = await MiniCPMV.load(engine, {
+      model: v.model,
+      mmproj: v.mmproj ?? false,
+      visionWeights,
+      contextSize: num(v["ctx-size"], "ctx-size"),
+      offline: v.offline,
+      onProgress: progress,
+    }).finally(() => progress.finish());
     const sampling = {
       temperature: num(v.temp, "temp"),
       seed: num(v.seed, "seed"),

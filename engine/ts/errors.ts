@@ -41,3 +41,30 @@ export class AbortError extends Error {
     super(message);
   }
 }
+
+export type ModelFetchErrorCode =
+  | "bad_reference"
+  | "not_found"
+  | "http_error"
+  | "network"
+  | "checksum_mismatch"
+  | "size_mismatch"
+  | "wrong_content"
+  | "not_cached";
+
+/** A model reference that could not be resolved or downloaded; says what was tried. */
+export class ModelFetchError extends Error {
+  override name = "ModelFetchError";
+  constructor(readonly code: ModelFetchErrorCode, message: string, readonly url?: string) {
+    super(message);
+  }
+}
+
+/** Model + mmproj + context would not fit the 4 GB WebAssembly address space. */
+export class MemoryBudgetError extends Error {
+  override name = "MemoryBudgetError";
+  readonly code = "memory_budget";
+  constructor(message: string, readonly requiredBytes: number, readonly limitBytes: number) {
+    super(message);
+  }
+}

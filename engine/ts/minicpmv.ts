@@ -8,7 +8,10 @@ import { type ChatMessage, renderChat } from "./chat/template.ts";
 import type { Engine } from "./engine.ts";
 import { InvalidRequestError } from "./errors.ts";
 import { generate, type GenerateOptions, type Generation, type PromptInput } from "./generate.ts";
-import { type Context, Model, type ModelSource } from "./model.ts";
+import { resolveModelRef, resolveModelRefs, type ResolveOptions } from "./hub/resolve.ts";
+import { isRemoteRef } from "./hub/refs.ts";
+import { checkMemoryBudget } from "./memory-budget.ts";
+import { type Context, inspectModelSource, Model, type ModelSource } from "./model.ts";
 import { decodeImage } from "./vision/decode.ts";
 import { contentHash, EncodeCache } from "./vision/encode-cache.ts";
 import { type FetchLimits, type ImageInput, loadImageBytes } from "./vision/image-source.ts";
@@ -59,8 +62,14 @@ export interface ChatRun {
 }
 
 export interface LoadOptions {
+  /** a path, Blobs/Files, or a reference: http(s) URL, `hf:owner/repo/file.gguf`, `owner/repo:QUANT` */
   model: ModelSource | ModelSource[];
-  mmproj?: string | Blob;
+  /** the same forms; with an `owner/repo:QUANT` model and no mmproj, the repository's own (false: none) */
+  mmproj?: string | Blob | false;
+  /** downloads: use the model cache only / progress events / cancellation */
+  offline?: boolean;
+  onProgress?: ResolveOptions["onProgress"];
+  signal?: AbortSignal;
   /** vision weights: "as-is" (default) or "q8_0" (converted once, much faster in WASM) */
   visionWeights?: "as-is" | "q8_0";
   /** context tokens (default 4096) */
@@ -70,6 +79,12 @@ export interface LoadOptions {
   sequences?: number;
   /** bytes of tile embeddings kept for later requests (default 256 MiB) */
   encodeCacheBytes?: number;
+}
+
+function singleFile(source: string | Blob[]): string | Blob {
+  if (typeof source === "string") return source;
+  if (source.length !== 1) throw new InvalidRequestError("a split mmproj is not supported: merge it first (cli.ts merge)", "mmproj");
+  return source[0];
 }
 
 export class MiniCPMV {
@@ -87,8 +102,26 @@ export class MiniCPMV {
   }
 
   static async load(engine: Engine, o: LoadOptions): Promise<MiniCPMV> {
-    const model = await Model.load(engine, o.model);
-    const vision = o.mmproj ? await VisionModel.load(engine, o.mmproj, { weights: o.visionWeights }) : undefined;
+    // remote references are downloaded (in parallel) before anything is loaded
+    let modelSource: ModelSource | ModelSource[] = o.model;
+    let mmprojSource: string | Blob | undefined = o.mmproj || undefined;
+    const remote = (s: unknown) => typeof s === "string" && isRemoteRef(s);
+    const download = { offline: o.offline, onProgress: o.onProgress, signal: o.signal };
+    if (remote(o.model)) {
+      const mmproj = typeof o.mmproj === "string" || o.mmproj === false ? o.mmproj : undefined;
+      const r = await resolveModelRefs({ model: o.model as string, mmproj }, download);
+      modelSource = r.model.source;
+      if (r.mmproj) mmprojSource = singleFile(r.mmproj.source);
+    } else if (remote(o.mmproj)) {
+      mmprojSource = singleFile((await resolveModelRef(o.mmproj as string, download, "mmproj")).source);
+    }
+    // refuse what cannot fit the wasm address space before loading a byte
+    const modelFiles = (await inspectModelSource(modelSource, "llm")).files;
+    const mmprojFiles = mmprojSource ? (await inspectModelSource(mmprojSource, "mmproj")).files : undefined;
+    checkMemoryBudget({ model: modelFiles, mmproj: mmprojFiles, contextSize: o.contextSize, batchSize: o.batchSize });
+
+    const model = await Model.load(engine, modelSource);
+    const vision = mmprojSource ? await VisionModel.load(engine, mmprojSource, { weights: o.visionWeights }) : undefined;
     if (vision && vision.info.nEmbd !== model.info.nEmbd) {
       throw new InvalidRequestError(`the mmproj's output width ${vision.info.nEmbd} does not match the model's ${model.info.nEmbd}`, "mmproj");
     }

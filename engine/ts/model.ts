@@ -2,7 +2,10 @@
 
 import type { Engine } from "./engine.ts";
 import { EngineError, InvalidRequestError } from "./errors.ts";
-import { openModelFiles, validateModelSources } from "./gguf/model-files.ts";
+import { type ModelFiles, type ModelKind, openModelFiles, validateModelSources } from "./gguf/model-files.ts";
+import { resolveModelRef, type ResolveOptions } from "./hub/resolve.ts";
+import { isRemoteRef } from "./hub/refs.ts";
+import { checkMemoryBudget } from "./memory-budget.ts";
 import { blobSource, isServerRuntime, openFile } from "./platform.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Detokenizer, Vocabulary } from "./vocab.ts";
@@ -33,6 +36,28 @@ function basename(p: string): string {
   return p.slice(p.lastIndexOf("/") + 1);
 }
 
+/**
+ * Validates a model given as a path (a split set by its first shard) or Blobs/Files (every
+ * shard, in order) and returns its headers plus what the engine worker is given to load.
+ */
+export async function inspectModelSource(
+  source: ModelSource | ModelSource[],
+  kind: ModelKind,
+): Promise<{ files: ModelFiles; inputs: { name: string; file: string | Blob }[] }> {
+  const sources = Array.isArray(source) ? source : [source];
+  if (sources.length === 1 && typeof sources[0] === "string") {
+    if (!isServerRuntime) throw new InvalidRequestError("loading by path needs Deno, Bun or Node.js; pass a Blob");
+    const files = await openModelFiles(sources[0], kind, openFile);
+    return { files, inputs: files.paths.map((p) => ({ name: basename(p), file: p })) };
+  }
+  if (sources.some((s) => typeof s === "string")) {
+    throw new InvalidRequestError("pass one path, or Blobs/Files (every shard, in order)", "model");
+  }
+  const inputs = sources.map((s, i) => ({ name: (s as File).name || `part-${i + 1}.gguf`, file: s }));
+  const files = await validateModelSources(inputs.map((f) => blobSource(f.name, f.file as Blob)), kind);
+  return { files, inputs };
+}
+
 export class Model {
   private constructor(
     readonly engine: Engine,
@@ -43,29 +68,21 @@ export class Model {
 
   /**
    * Loads a language model: a path (the first shard of a split set loads the whole set) on
-   * Deno/Bun/Node, or Blobs/Files (all shards, in order) anywhere. Paths are validated first,
-   * so a bad file gives a GgufError naming it.
+   * Deno/Bun/Node, or Blobs/Files (all shards, in order) anywhere, or a model reference (http(s)
+   * URL, `hf:owner/repo/file.gguf`, `owner/repo:QUANT`) downloaded into the model cache first.
+   * Files are validated first, so a bad file gives a GgufError naming it, and a model that
+   * cannot fit the 4 GiB wasm memory a MemoryBudgetError.
    */
-  static async load(engine: Engine, source: ModelSource | ModelSource[]): Promise<Model> {
-    const sources = Array.isArray(source) ? source : [source];
-    let files: { name: string; file: string | Blob }[];
-    if (sources.length === 1 && typeof sources[0] === "string") {
-      if (!isServerRuntime) throw new InvalidRequestError("loading by path needs Deno, Bun or Node.js; pass a Blob");
-      const set = await openModelFiles(sources[0], "llm", openFile);
-      files = set.paths.map((p) => ({ name: basename(p), file: p }));
-    } else {
-      if (sources.some((s) => typeof s === "string")) {
-        throw new InvalidRequestError("pass one path, or Blobs/Files (every shard, in order)", "model");
-      }
-      files = sources.map((s, i) => ({ name: (s as File).name || `part-${i + 1}.gguf`, file: s }));
-      await validateModelSources(files.map((f) => blobSource(f.name, f.file as Blob)), "llm");
-    }
-    const r = await engine.call("loadModel", files);
+  static async load(engine: Engine, source: ModelSource | ModelSource[], options: ResolveOptions = {}): Promise<Model> {
+    if (typeof source === "string" && isRemoteRef(source)) source = (await resolveModelRef(source, options, "model")).source;
+    const { files: set, inputs } = await inspectModelSource(source, "llm");
+    checkMemoryBudget({ model: set });
+    const r = await engine.call("loadModel", inputs);
     const info: ModelInfo = {
       ...r.info,
       name: r.name,
       chatTemplate: r.chatTemplate,
-      files: files.map((f) => (typeof f.file === "string" ? f.file : f.name)),
+      files: inputs.map((f) => (typeof f.file === "string" ? f.file : f.name)),
     };
     return new Model(engine, r.model, info, new Vocabulary(r.vocab));
   }

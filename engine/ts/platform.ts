@@ -232,3 +232,266 @@ export async function onStopSignal(handler: () => void) {
   proc.once("SIGINT", handler);
   proc.once("SIGTERM", handler);
 }
+
+// ---- model cache, environment, terminal (used by engine/ts/hub/) ----------------------------
+
+/** An environment variable (Deno, Bun, Node); always undefined in browsers. */
+export function env(name: string): string | undefined {
+  if (!isServerRuntime) return undefined;
+  // deno-lint-ignore no-process-global
+  return process.env[name] || undefined;
+}
+
+/** $MINICPMV_EDGE_CACHE, else the platform cache directory (server runtimes). */
+export function cacheDir(): string {
+  const e = (n: string) => env(n);
+  if (e("MINICPMV_EDGE_CACHE")) return e("MINICPMV_EDGE_CACHE")!;
+  // deno-lint-ignore no-process-global
+  const platform = isServerRuntime ? process.platform : "browser";
+  const home = e("HOME") ?? e("USERPROFILE") ?? ".";
+  const base = platform === "darwin"
+    ? `${home}/Library/Caches`
+    : platform === "win32"
+    ? (e("LOCALAPPDATA") ?? `${home}/AppData/Local`)
+    : (e("XDG_CACHE_HOME") ?? `${home}/.cache`);
+  return `${base}/minicpmv-edge/models`;
+}
+
+/** Whether progress can be drawn on stderr (a terminal, and not disabled). */
+export function stderrIsTty(): boolean {
+  // deno-lint-ignore no-process-global
+  return isServerRuntime && !!(process.stderr as { isTTY?: boolean }).isTTY;
+}
+
+/** Incremental SHA-256: node:crypto on servers (fast, native), @noble/hashes in browsers. */
+export interface Hasher {
+  update(bytes: Uint8Array): void;
+  hex(): string;
+}
+export async function createSha256(): Promise<Hasher> {
+  if (isServerRuntime) {
+    const { createHash } = await import("node:crypto");
+    const h = createHash("sha256");
+    return { update: (b) => void h.update(b), hex: () => h.digest("hex") };
+  }
+  const { sha256 } = await import("@noble/hashes/sha2.js");
+  const h = sha256.create();
+  return {
+    update: (b) => void h.update(b),
+    hex: () => Array.from(h.digest(), (x) => x.toString(16).padStart(2, "0")).join(""),
+  };
+}
+
+/**
+ * Where downloaded model files live: a directory on servers, the origin private file system
+ * (OPFS) in browsers. Keys are relative paths ("huggingface/owner/repo/file.gguf"); a file
+ * being downloaded is kept as "<key>.part" until it is complete and checked.
+ */
+export interface ModelStore {
+  /** describes where `key` lives (a path on servers, "opfs:/key" in browsers) */
+  location(key: string): string;
+  /** a complete file: its path (servers) or a File (browsers), or null */
+  get(key: string): Promise<string | Blob | null>;
+  size(key: string): Promise<number | null>;
+  /** appends to the partial file from `offset`, dropping anything after it */
+  openPartial(key: string, offset: number): Promise<ByteSink>;
+  /** the bytes of the partial file, in chunks (for the checksum of resumed downloads) */
+  readPartial(key: string): AsyncIterable<Uint8Array>;
+  partialSize(key: string): Promise<number>;
+  commit(key: string): Promise<void>;
+  remove(key: string): Promise<void>;
+  readText(key: string): Promise<string | null>;
+  writeText(key: string, text: string): Promise<void>;
+  /** every complete file under `prefix` (recursively), with sizes */
+  list(prefix?: string): Promise<{ key: string; size: number }[]>;
+}
+
+export async function modelStore(root = cacheDir()): Promise<ModelStore> {
+  return isServerRuntime ? await fsStore(root) : opfsStore();
+}
+
+async function fsStore(root: string): Promise<ModelStore> {
+  const fs = await nodeFs();
+  const p = fs.promises;
+  const path = (key: string) => `${root}/${key}`;
+  const dirOf = (f: string) => f.slice(0, f.lastIndexOf("/"));
+  const statSize = async (f: string) => {
+    try {
+      return (await p.stat(f)).size;
+    } catch {
+      return null;
+    }
+  };
+  return {
+    location: path,
+    get: async (key) => ((await statSize(path(key))) === null ? null : path(key)),
+    size: (key) => statSize(path(key)),
+    async openPartial(key, offset) {
+      const f = `${path(key)}.part`;
+      await p.mkdir(dirOf(f), { recursive: true });
+      const h = await p.open(f, fs.existsSync(f) ? "r+" : "w");
+      await h.truncate(offset);
+      let pos = offset;
+      return {
+        async write(bytes) {
+          let off = 0;
+          while (off < bytes.length) {
+            const { bytesWritten } = await h.write(bytes, off, bytes.length - off, pos);
+            off += bytesWritten;
+            pos += bytesWritten;
+          }
+        },
+        close: () => h.close(),
+      };
+    },
+    async *readPartial(key) {
+      const h = await p.open(`${path(key)}.part`, "r");
+      try {
+        const buf = new Uint8Array(1 << 22);
+        for (let pos = 0;;) {
+          const { bytesRead } = await h.read(buf, 0, buf.length, pos);
+          if (!bytesRead) break;
+          pos += bytesRead;
+          yield buf.subarray(0, bytesRead);
+        }
+      } finally {
+        await h.close();
+      }
+    },
+    partialSize: async (key) => (await statSize(`${path(key)}.part`)) ?? 0,
+    commit: (key) => p.rename(`${path(key)}.part`, path(key)),
+    async remove(key) {
+      await p.rm(path(key), { force: true });
+      await p.rm(`${path(key)}.part`, { force: true });
+    },
+    readText: async (key) => {
+      try {
+        return await p.readFile(path(key), "utf8");
+      } catch {
+        return null;
+      }
+    },
+    async writeText(key, text) {
+      await p.mkdir(dirOf(path(key)), { recursive: true });
+      const tmp = `${path(key)}.${Date.now()}.tmp`;
+      await p.writeFile(tmp, text);
+      await p.rename(tmp, path(key));
+    },
+    async list(prefix = "") {
+      const out: { key: string; size: number }[] = [];
+      const walk = async (rel: string) => {
+        let entries;
+        try {
+          entries = await p.readdir(path(rel), { withFileTypes: true });
+        } catch {
+          return;
+        }
+        for (const e of entries) {
+          const k = rel ? `${rel}/${e.name}` : e.name;
+          if (e.isDirectory()) await walk(k);
+          else if (e.isFile() && e.name.endsWith(".gguf")) out.push({ key: k, size: (await statSize(path(k)))! });
+        }
+      };
+      await walk(prefix.replace(/\/$/, ""));
+      return out.sort((a, b) => a.key.localeCompare(b.key));
+    },
+  };
+}
+
+// OPFS types are recent in lib.dom; the few calls used are typed here.
+interface OpfsDir {
+  getDirectoryHandle(name: string, o?: { create?: boolean }): Promise<OpfsDir>;
+  getFileHandle(name: string, o?: { create?: boolean }): Promise<OpfsFile>;
+  removeEntry(name: string): Promise<void>;
+  entries(): AsyncIterable<[string, OpfsDir | OpfsFile]>;
+  kind: "directory";
+}
+interface OpfsFile {
+  kind: "file";
+  getFile(): Promise<File>;
+  createWritable(o?: { keepExistingData?: boolean }): Promise<{
+    seek(n: number): Promise<void>;
+    truncate(n: number): Promise<void>;
+    write(b: Uint8Array): Promise<void>;
+    close(): Promise<void>;
+  }>;
+}
+
+function opfsStore(): ModelStore {
+  const root = async (): Promise<OpfsDir> =>
+    (await (navigator as unknown as { storage: { getDirectory(): Promise<OpfsDir> } }).storage.getDirectory())
+      .getDirectoryHandle("minicpmv-edge", { create: true });
+  const dirFor = async (key: string, create: boolean) => {
+    let d = await root();
+    const parts = key.split("/");
+    for (const part of parts.slice(0, -1)) d = await d.getDirectoryHandle(part, { create });
+    return { dir: d, name: parts[parts.length - 1] };
+  };
+  const file = async (key: string, create = false): Promise<OpfsFile | null> => {
+    try {
+      const { dir, name } = await dirFor(key, create);
+      return await dir.getFileHandle(name, { create });
+    } catch {
+      return null;
+    }
+  };
+  const size = async (key: string) => {
+    const f = await file(key);
+    return f ? (await f.getFile()).size : null;
+  };
+  return {
+    location: (key) => `opfs:/minicpmv-edge/${key}`,
+    get: async (key) => (await (await file(key))?.getFile()) ?? null,
+    size,
+    async openPartial(key, offset) {
+      const w = await (await file(`${key}.part`, true))!.createWritable({ keepExistingData: true });
+      await w.truncate(offset);
+      await w.seek(offset);
+      return { write: (b) => w.write(b), close: () => w.close() };
+    },
+    async *readPartial(key) {
+      const blob = await (await file(`${key}.part`))!.getFile();
+      for (let pos = 0; pos < blob.size; pos += 1 << 22) {
+        yield new Uint8Array(await blob.slice(pos, pos + (1 << 22)).arrayBuffer());
+      }
+    },
+    partialSize: async (key) => (await size(`${key}.part`)) ?? 0,
+    async commit(key) {
+      // OPFS has no rename everywhere: copy the part into place, then drop it
+      const part = await (await file(`${key}.part`))!.getFile();
+      const w = await (await file(key, true))!.createWritable();
+      for (let pos = 0; pos < part.size; pos += 1 << 24) {
+        await w.write(new Uint8Array(await part.slice(pos, pos + (1 << 24)).arrayBuffer()));
+      }
+      await w.close();
+      const { dir, name } = await dirFor(`${key}.part`, false);
+      await dir.removeEntry(name);
+    },
+    async remove(key) {
+      for (const k of [key, `${key}.part`]) {
+        try {
+          const { dir, name } = await dirFor(k, false);
+          await dir.removeEntry(name);
+        } catch { /* absent */ }
+      }
+    },
+    readText: async (key) => (await (await file(key))?.getFile())?.text() ?? null,
+    async writeText(key, text) {
+      const w = await (await file(key, true))!.createWritable();
+      await w.write(new TextEncoder().encode(text));
+      await w.close();
+    },
+    async list(prefix = "") {
+      const out: { key: string; size: number }[] = [];
+      const walk = async (d: OpfsDir, rel: string) => {
+        for await (const [name, h] of d.entries()) {
+          const k = rel ? `${rel}/${name}` : name;
+          if (h.kind === "directory") await walk(h, k);
+          else if (name.endsWith(".gguf") && k.startsWith(prefix)) out.push({ key: k, size: (await h.getFile()).size });
+        }
+      };
+      await walk(await root(), "");
+      return out.sort((a, b) => a.key.localeCompare(b.key));
+    },
+  };
+}

@@ -221,6 +221,11 @@ const methods = {
     return g;
   },
 
+  /** Bytes of wasm memory now reserved by the engine (it only grows): for memory measurements. */
+  memoryBytes() {
+    return need().m.wasmMemory.buffer.byteLength;
+  },
+
   /** Test only: a trap inside wasm, to check the caller survives it. */
   debugCrash() {
     need().debugTrap();

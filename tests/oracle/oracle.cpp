@@ -4,6 +4,9 @@
 //   oracle generate --model FILE --prompt TEXT [--n N] [--threads T] [--ctx N] [--logits-out FILE]
 //   oracle encode --mmproj FILE --tile FILE --width W --height H [--merge 4|2] [--threads T] [--repeat N] --out FILE
 //     (prints {"n_tokens", "n_embd", "ms": [time of each encode]})
+//   oracle load --model FILE [--mmproj FILE] [--mmap 0|1] [--threads T]
+//     (loads the pair as llama.cpp does, builds a 4096-token context, decodes 8 tokens; prints
+//     {"model_ms", "mmproj_ms", "context_ms", "decode_ms", "peak_rss_kb"}: the memory/load baseline)
 //   oracle evaluate --model FILE --input FILE --logits-out FILE [--threads T]
 //     input (little-endian): i32 n_tokens, i32 n_spans, i32 n_embd, i32 tokens[n_tokens], then per
 //     span: i32 start, i32 rows, f32 embd[rows * n_embd] (embeddings replace tokens start..start+rows-1).
@@ -19,6 +22,8 @@
 #include "clip-impl.h"
 #include "clip-model.h"
 #include "mtmd.h"
+
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -209,11 +214,82 @@ static int evaluate(int argc, char ** argv) {
     return 0;
 }
 
+static double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+static int load(int argc, char ** argv) {
+    std::string model_path, mmproj;
+    int mmap = 0, n_threads = 2;
+    for (int i = 2; i < argc; i++) {
+        std::string a = argv[i];
+        if (i + 1 >= argc) usage();
+        if (a == "--model") model_path = argv[++i];
+        else if (a == "--mmproj") mmproj = argv[++i];
+        else if (a == "--mmap") mmap = atoi(argv[++i]);
+        else if (a == "--threads") n_threads = atoi(argv[++i]);
+        else usage();
+    }
+    if (model_path.empty()) usage();
+    auto t0 = std::chrono::steady_clock::now();
+    llama_model_params mp = llama_model_default_params();
+    if (!mmap) mp.load_mode = LLAMA_LOAD_MODE_NONE;
+    llama_model * model = llama_model_load_from_file(model_path.c_str(), mp);
+    if (!model) { fprintf(stderr, "oracle: cannot load %s\n", model_path.c_str()); return 1; }
+    const double model_ms = ms_since(t0);
+    double mmproj_ms = 0;
+    if (!mmproj.empty()) {
+        t0 = std::chrono::steady_clock::now();
+        clip_context_params p = {};
+        p.use_gpu = false;
+        p.flash_attn_type = CLIP_FLASH_ATTN_TYPE_AUTO;
+        p.image_min_tokens = -1;
+        p.image_max_tokens = -1;
+        p.warmup = false;
+        clip_init_result r = clip_init(mmproj.c_str(), p);
+        if (!r.ctx_v) { fprintf(stderr, "oracle: cannot load %s\n", mmproj.c_str()); return 1; }
+        mmproj_ms = ms_since(t0);
+    }
+    t0 = std::chrono::steady_clock::now();
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = 4096;
+    cp.n_batch = 512;
+    cp.n_ubatch = 512;
+    cp.n_threads = n_threads;
+    cp.n_threads_batch = n_threads;
+    llama_context * ctx = llama_init_from_model(model, cp);
+    if (!ctx) return 1;
+    const double context_ms = ms_since(t0);
+    t0 = std::chrono::steady_clock::now();
+    llama_batch b = llama_batch_init(8, 0, 1);
+    for (int i = 0; i < 8; i++) {
+        b.token[i] = 100 + i;
+        b.pos[i] = i;
+        b.n_seq_id[i] = 1;
+        b.seq_id[i][0] = 0;
+        b.logits[i] = i == 7;
+    }
+    b.n_tokens = 8;
+    if (llama_decode(ctx, b) != 0) return 1;
+    const double decode_ms = ms_since(t0);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("{\"model_ms\":%.1f,\"mmproj_ms\":%.1f,\"context_ms\":%.1f,\"decode_ms\":%.1f,\"peak_rss_kb\":%ld}\n",
+           model_ms, mmproj_ms, context_ms, decode_ms, ru.ru_maxrss);
+    return 0;
+}
+
 int main(int argc, char ** argv) {
     if (argc >= 2 && strcmp(argv[1], "evaluate") == 0) {
         llama_log_set(quiet_log, nullptr);
         llama_backend_init();
         return evaluate(argc, argv);
+    }
+    if (argc >= 2 && strcmp(argv[1], "load") == 0) {
+        llama_log_set(quiet_log, nullptr);
+        mtmd_log_set(quiet_log, nullptr);
+        llama_backend_init();
+        return load(argc, argv);
     }
     if (argc >= 2 && strcmp(argv[1], "encode") == 0) {
         llama_log_set(quiet_log, nullptr);

@@ -66,7 +66,7 @@ export async function validateModelSources(sources: ByteSource[], kind: ModelKin
   return { kind, paths, headers, totalBytes: sources.reduce((a, s) => a + s.size, 0), architecture };
 }
 
-function checkSplitSet(paths: string[], headers: GgufHeader[]): void {
+export function checkSplitSet(paths: string[], headers: GgufHeader[]): void {
   const count = metaNumber(headers[0], "split.count");
   if (paths.length === 1) {
     if (count !== undefined && count > 1) {

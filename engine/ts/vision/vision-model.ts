@@ -3,7 +3,7 @@
 import type { Engine } from "../engine.ts";
 import { InvalidRequestError } from "../errors.ts";
 import { type ModelFiles, openModelFiles, validateModelSources } from "../gguf/model-files.ts";
-import { blobSource, createFileSink, isServerRuntime, nodeFs, openFile } from "../platform.ts";
+import { blobSource, cacheDir, createFileSink, isServerRuntime, nodeFs, openFile } from "../platform.ts";
 import { convertMmprojToQ8 } from "./convert.ts";
 import type { DownsampleMode } from "./plan.ts";
 
@@ -37,11 +37,8 @@ export interface VisionLoadOptions {
   convertedDir?: string;
 }
 
-/** $MINICPMV_EDGE_CACHE, else the platform cache directory (server runtimes). */
-export function cacheDir(): string {
-  const env = process.env;
-  return env.MINICPMV_EDGE_CACHE ?? `${env.XDG_CACHE_HOME ?? `${env.HOME}/.cache`}/minicpmv-edge/models`;
-}
+// the model cache directory now lives in platform.ts (shared with downloads)
+export { cacheDir };
 
 /** The Q8_0 rewrite of an mmproj file, made once per source file (name, size and mtime). */
 export async function convertedPath(source: string, dir = cacheDir()): Promise<string> {
