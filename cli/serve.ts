@@ -1,8 +1,10 @@
 /**
- * `serve --model FILE [--mmproj FILE] [--host H] [--port P] [--threads N] [--ctx-size N]
+ * `serve [--model REF] [--mmproj REF] [--offline] [--host H] [--port P] [--threads N] [--ctx-size N]
  *  [--parallel N] [--queue N] [--api-key KEY] [--cors-origin O]... [--media-dir DIR]
  *  [--model-name ID] [--vision-weights as-is|q8_0] [--no-newline-repair]`
- * OpenAI- and Ollama-compatible HTTP server. Every flag has an environment variable
+ * OpenAI- and Ollama-compatible HTTP server. REF: a path, a split set's first shard, an http(s)
+ * URL, hf:owner/repo/file.gguf or owner/repo:QUANT; without --model the official MiniCPM-V 4.6
+ * pair is downloaded (once, into the model cache). Every flag has an environment variable
  * MINICPMV_EDGE_<FLAG> (e.g. MINICPMV_EDGE_API_KEY); flags win.
  */
 
@@ -11,10 +13,12 @@ import { InvalidRequestError } from "../engine/ts/errors.ts";
 import { onStopSignal, serveHttp } from "../engine/ts/platform.ts";
 import { createApp } from "../routes/app.ts";
 import { ModelService } from "../routes/service.ts";
+import { resolveCliModels } from "./resolve-models.ts";
 
 const FLAGS = {
   model: { type: "string", short: "m" },
   mmproj: { type: "string" },
+  offline: { type: "boolean", default: false },
   host: { type: "string", default: "127.0.0.1" },
   port: { type: "string", default: "8080" },
   threads: { type: "string", short: "t" },
@@ -63,23 +67,26 @@ function modelIdOf(file: string): string {
 
 export async function run(args: string[]): Promise<number> {
   const { values: v } = parseArgs({ args: withEnv(args), options: FLAGS });
-  if (!v.model) throw new InvalidRequestError("--model FILE is required (or MINICPMV_EDGE_MODEL)", "model");
   const visionWeights = v["vision-weights"];
   if (visionWeights !== "as-is" && visionWeights !== "q8_0") {
     throw new InvalidRequestError("--vision-weights must be as-is or q8_0", "vision-weights");
   }
   const parallel = int(v.parallel, "parallel", 1, 64)!;
+  const port = int(v.port, "port", 0, 65535)!;
+  const contextSize = int(v["ctx-size"], "ctx-size", 256, 1 << 20);
+  const files = await resolveCliModels({ model: v.model, mmproj: v.mmproj, offline: v.offline });
   const service = new ModelService({
+    // local paths once resolved (servers get paths; Blob[] is the browser's form)
     load: {
-      model: v.model,
-      mmproj: v.mmproj,
+      model: files.model.source as string,
+      mmproj: files.mmproj?.source as string | undefined,
       visionWeights,
-      contextSize: int(v["ctx-size"], "ctx-size", 256, 1 << 20),
+      contextSize,
     },
     threads: int(v.threads, "threads", 1, 64),
     parallel,
     queue: int(v.queue, "queue", 0, 10_000)!,
-    modelId: v["model-name"] ?? modelIdOf(v.model),
+    modelId: v["model-name"] ?? modelIdOf(files.model.source as string),
     mediaDir: v["media-dir"],
     repairNewlines: !v["no-newline-repair"],
     maxImages: int(v["max-images"], "max-images", 0, 1000)!,
@@ -92,7 +99,7 @@ export async function run(args: string[]): Promise<number> {
     corsOrigins: v["cors-origin"],
     maxBodyBytes: int(v["max-body-mb"], "max-body-mb", 1, 4096)! * 1e6,
   });
-  const server = await serveHttp(app.fetch, { hostname: v.host!, port: int(v.port, "port", 0, 65535)! });
+  const server = await serveHttp(app.fetch, { hostname: v.host!, port });
   console.error(
     `minicpmv-edge: listening on http://${v.host}:${server.port} (model '${service.options.modelId}', ${parallel} parallel)`,
   );

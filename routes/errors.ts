@@ -1,6 +1,13 @@
 /** HTTP errors with OpenAI-style bodies, and the mapping from engine errors to them. */
 
-import { AbortError, EngineError, GgufError, InvalidRequestError } from "../engine/ts/errors.ts";
+import {
+  AbortError,
+  EngineError,
+  GgufError,
+  InvalidRequestError,
+  MemoryBudgetError,
+  ModelFetchError,
+} from "../engine/ts/errors.ts";
 
 export type ErrorType =
   | "invalid_request_error"
@@ -32,6 +39,10 @@ export function toHttpError(e: unknown): HttpError {
   if (e instanceof HttpError) return e;
   if (e instanceof InvalidRequestError) return new HttpError(400, e.message, "invalid_request_error", e.param ?? null);
   if (e instanceof GgufError) return new HttpError(400, e.message, "invalid_request_error", null, e.code);
+  // the model could not be fetched or does not fit: the server cannot serve (and says why)
+  if (e instanceof ModelFetchError || e instanceof MemoryBudgetError) {
+    return new HttpError(503, e.message, "server_error", null, e.code);
+  }
   if (e instanceof AbortError) {
     return new HttpError(499, "the request was cancelled", "invalid_request_error", null, "cancelled");
   }

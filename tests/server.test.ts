@@ -12,7 +12,7 @@ import { after, before, test } from "node:test";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
 import { Engine, MiniCPMV, planImage } from "../mod.ts";
-import { models, type RuntimeName, startServer, type TestServer } from "./helpers.ts";
+import { cliCommand, models, run, type RuntimeName, startServer, type TestServer } from "./helpers.ts";
 
 const KEY = "sekret";
 const ORIGIN = "http://example.test";
@@ -452,3 +452,17 @@ for (const runtime of (process.env.MCE_SERVER_RUNTIMES?.split(",") ?? ["deno", "
     await server.stop();
   });
 }
+
+test("serve without --model fetches the official pair; an unreachable hub fails fast and says what to do", async () => {
+  const [cmd, pre] = cliCommand("node");
+  const cache = `${process.env.TMPDIR ?? "/tmp"}/mce-serve-nohub-${process.pid}`;
+  const t0 = performance.now();
+  const r = await run(cmd, [...pre, "serve", "--port", "0"], {
+    env: { HF_ENDPOINT: "http://127.0.0.1:9", MINICPMV_EDGE_CACHE: cache },
+    timeoutMs: 30_000,
+  });
+  assert.equal(r.code, 1, r.stderr);
+  assert.ok(performance.now() - t0 < 15_000, "fails within seconds");
+  assert.match(r.stderr, /openbmb\/MiniCPM-V-4\.6-gguf/);
+  assert.match(r.stderr, /--model FILE\.gguf/);
+});
