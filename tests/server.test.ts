@@ -239,6 +239,48 @@ for (const runtime of (process.env.MCE_SERVER_RUNTIMES?.split(",") ?? ["deno", "
     assert.ok(Number.isInteger(v.age));
   });
 
+  test(`${runtime}: openai logprobs, json_object, thinking (reasoning_content), ollama version`, async () => {
+    const lp = await openai.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "Say hello." }],
+      temperature: 0,
+      max_tokens: 6,
+      logprobs: true,
+      top_logprobs: 3,
+    });
+    const entries = lp.choices[0].logprobs?.content ?? [];
+    assert.equal(entries.length, lp.usage?.completion_tokens);
+    for (const e of entries) {
+      assert.equal(e.top_logprobs.length, 3);
+      assert.ok(e.logprob <= 0 && e.top_logprobs[0].logprob >= e.top_logprobs[1].logprob);
+      assert.equal(e.logprob, e.top_logprobs[0].logprob, "greedy picks the most likely token");
+    }
+
+    const obj = await openai.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "JSON please." }],
+      temperature: 0,
+      max_tokens: 120,
+      response_format: { type: "json_object" },
+    });
+    if (obj.choices[0].finish_reason === "stop") {
+      assert.equal(typeof JSON.parse(obj.choices[0].message.content ?? ""), "object");
+    } else assert.match(obj.choices[0].message.content ?? "", /^\s*\{/);
+
+    const think = await openai.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "Think first." }],
+      temperature: 0,
+      max_tokens: 8,
+      chat_template_kwargs: { enable_thinking: true },
+    } as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming);
+    // the prompt opened <think>: the (random) model's text is reasoning until it writes </think>
+    const reasoning = (think.choices[0].message as { reasoning_content?: string }).reasoning_content ?? "";
+    assert.ok(reasoning.length > 0, JSON.stringify(think.choices[0].message));
+
+    assert.match((await ollama.version()).version, /^\d+\.\d+\.\d+$/);
+  });
+
   test(`${runtime}: ollama chat, image, streaming, tool call and format`, async () => {
     const text = await ollama.chat({
       model: MODEL,
