@@ -31,6 +31,12 @@ export async function nodeFs(): Promise<Fs> {
   return fsModule ??= await import("node:fs");
 }
 
+/** Peak resident memory of this process in bytes (benchmarks), or NaN where the runtime cannot tell. */
+export function peakRssBytes(): number {
+  const p = (globalThis as { process?: { resourceUsage?: () => { maxRSS: number } } }).process;
+  return typeof p?.resourceUsage === "function" ? p.resourceUsage().maxRSS * 1024 : NaN; // maxRSS is in KiB
+}
+
 export function hardwareConcurrency(): number {
   const n = (globalThis.navigator as { hardwareConcurrency?: number } | undefined)?.hardwareConcurrency;
   return n && n > 0 ? n : 1;

@@ -8,6 +8,10 @@
 //     (loads the pair as llama.cpp does, builds a 4096-token context, decodes 8 tokens; prints
 //     {"model_ms", "mmproj_ms", "context_ms", "decode_ms", "peak_rss_kb"}: the memory/load baseline)
 //   oracle evaluate --model FILE --input FILE --logits-out FILE [--threads T]
+//   oracle chat --model FILE --mmproj FILE --image FILE --prompt TEXT [--threads T] [--ctx N]
+//     (the prompt holds mtmd's default media marker; prints {"load_ms", "ttft_ms", "n_tokens",
+//     "token", "max_rss_kb"}: model + mmproj + context load time, then image preprocessing,
+//     encoding and prompt decoding up to the first sampled token, and the process's peak RSS)
 //     input (little-endian): i32 n_tokens, i32 n_spans, i32 n_embd, i32 tokens[n_tokens], then per
 //     span: i32 start, i32 rows, f32 embd[rows * n_embd] (embeddings replace tokens start..start+rows-1).
 //     Decodes with sequential positions (the same in every rope section, as mtmd does for
@@ -22,11 +26,11 @@
 #include "clip-impl.h"
 #include "clip-model.h"
 #include "mtmd.h"
-
-#include <sys/resource.h>
+#include "mtmd-helper.h"
 
 #include <algorithm>
 #include <chrono>
+#include <sys/resource.h>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -36,7 +40,8 @@
 static void usage() {
     fprintf(stderr, "usage: oracle generate --model FILE --prompt TEXT [--n N] [--threads T] [--ctx N] [--logits-out FILE]\n"
                     "       oracle encode --mmproj FILE --tile FILE --width W --height H [--merge 4|2] [--threads T] --out FILE\n"
-                    "       oracle evaluate --model FILE --input FILE --logits-out FILE [--threads T]\n");
+                    "       oracle evaluate --model FILE --input FILE --logits-out FILE [--threads T]\n"
+                    "       oracle chat --model FILE --mmproj FILE --image FILE --prompt TEXT [--threads T] [--ctx N]\n");
     exit(2);
 }
 
@@ -279,6 +284,73 @@ static int load(int argc, char ** argv) {
     return 0;
 }
 
+// One image prompt the way llama.cpp's own tools run it (mtmd_tokenize + mtmd_helper_eval_chunks):
+// the native side of the time-to-first-token benchmark.
+static int chat(int argc, char ** argv) {
+    std::string model_path, mmproj, image, prompt;
+    int n_threads = 2, n_ctx = 4096;
+    for (int i = 2; i < argc; i++) {
+        std::string a = argv[i];
+        if (i + 1 >= argc) usage();
+        if (a == "--model") model_path = argv[++i];
+        else if (a == "--mmproj") mmproj = argv[++i];
+        else if (a == "--image") image = argv[++i];
+        else if (a == "--prompt") prompt = argv[++i];
+        else if (a == "--threads") n_threads = atoi(argv[++i]);
+        else if (a == "--ctx") n_ctx = atoi(argv[++i]);
+        else usage();
+    }
+    if (model_path.empty() || mmproj.empty() || image.empty() || prompt.empty()) usage();
+    using clock = std::chrono::steady_clock;
+    const auto ms_since = [](clock::time_point t0) { return std::chrono::duration<double, std::milli>(clock::now() - t0).count(); };
+    const auto t0 = clock::now();
+    llama_model_params mp = llama_model_default_params();
+    mp.load_mode = LLAMA_LOAD_MODE_NONE;
+    llama_model * model = llama_model_load_from_file(model_path.c_str(), mp);
+    if (!model) { fprintf(stderr, "oracle: cannot load %s\n", model_path.c_str()); return 1; }
+    mtmd_context_params mparams = mtmd_context_params_default();
+    mparams.use_gpu = false;
+    mparams.n_threads = n_threads;
+    mparams.print_timings = false;
+    mparams.warmup = false;
+    mtmd_context * mctx = mtmd_init_from_file(mmproj.c_str(), model, mparams);
+    if (!mctx) { fprintf(stderr, "oracle: cannot load %s\n", mmproj.c_str()); return 1; }
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = n_ctx;
+    cp.n_batch = 512;
+    cp.n_ubatch = 512;
+    cp.n_threads = n_threads;
+    cp.n_threads_batch = n_threads;
+    cp.no_perf = true;
+    llama_context * ctx = llama_init_from_model(model, cp);
+    if (!ctx) { fprintf(stderr, "oracle: cannot create context\n"); return 1; }
+    const double load_ms = ms_since(t0);
+
+    const auto t1 = clock::now();
+    mtmd_helper_bitmap_wrapper bw = mtmd_helper_bitmap_init_from_file(mctx, image.c_str(), false, mtmd_helper_init_opt_default());
+    if (!bw.bitmap) { fprintf(stderr, "oracle: cannot read %s\n", image.c_str()); return 1; }
+    mtmd_input_text text = { prompt.c_str(), prompt.size(), false, true };
+    mtmd_input_chunks * chunks = mtmd_input_chunks_init();
+    const mtmd_bitmap * bitmaps[1] = { bw.bitmap };
+    if (mtmd_tokenize(mctx, chunks, &text, bitmaps, 1) != 0) { fprintf(stderr, "oracle: tokenize failed\n"); return 1; }
+    llama_pos n_past = 0;
+    if (mtmd_helper_eval_chunks(mctx, ctx, chunks, 0, 0, 512, true, &n_past) != 0) { fprintf(stderr, "oracle: eval failed\n"); return 1; }
+    llama_sampler * greedy = llama_sampler_init_greedy();
+    const llama_token tok = llama_sampler_sample(greedy, ctx, -1);
+    const double ttft_ms = ms_since(t1);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("{\"load_ms\":%.1f,\"ttft_ms\":%.1f,\"n_tokens\":%zu,\"token\":%d,\"max_rss_kb\":%ld}\n", load_ms, ttft_ms,
+           mtmd_helper_get_n_tokens(chunks), tok, ru.ru_maxrss);
+    llama_sampler_free(greedy);
+    mtmd_input_chunks_free(chunks);
+    mtmd_bitmap_free(bw.bitmap);
+    llama_free(ctx);
+    mtmd_free(mctx);
+    llama_model_free(model);
+    return 0;
+}
+
 int main(int argc, char ** argv) {
     if (argc >= 2 && strcmp(argv[1], "evaluate") == 0) {
         llama_log_set(quiet_log, nullptr);
@@ -290,6 +362,12 @@ int main(int argc, char ** argv) {
         mtmd_log_set(quiet_log, nullptr);
         llama_backend_init();
         return load(argc, argv);
+    }
+    if (argc >= 2 && strcmp(argv[1], "chat") == 0) {
+        llama_log_set(quiet_log, nullptr);
+        mtmd_log_set(quiet_log, nullptr);
+        llama_backend_init();
+        return chat(argc, argv);
     }
     if (argc >= 2 && strcmp(argv[1], "encode") == 0) {
         llama_log_set(quiet_log, nullptr);

@@ -1,0 +1,22 @@
+/** Small helpers shared by the benchmark modules. */
+
+import { spawn } from "node:child_process";
+import { Rng } from "../engine/ts/tiny-model/random.ts";
+
+export function sh(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    p.stdout.on("data", (d) => (out += d));
+    p.on("error", reject);
+    p.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited with ${code}`))));
+  });
+}
+
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** A preprocessed tile (values in [-1, 1]) that both engines encode. */
+export function benchTile(size: number) {
+  const rng = new Rng(7);
+  return { width: size, height: size, data: Float32Array.from({ length: size * size * 3 }, () => rng.float() * 2 - 1) };
+}
