@@ -1,7 +1,8 @@
 /**
  * The server under load, through its HTTP API: aggregate decode tokens/s with 1, 2 and 4
  * concurrent streams, and time to first token for one 1024x768 image in 16x and 4x.
- * `deno run -A bench/serve.ts [--model F --mmproj F] [--vision-weights q8_0] [--threads 2] [--out FILE]`
+ * `deno run -A bench/serve.ts [--model F --mmproj F] [--vision-weights q8_0] [--threads 2] [--parallel 4]
+ *  [--streams 1,2,4] [--modes 16x,4x] [--out FILE]`
  * (default: the real-shape pair, written by `cli.ts bench` / `tiny-model --real-shape`).
  * Runs the Node bundle (`node dist/node/cli.js serve`); prints a table, writes JSON.
  */
@@ -20,6 +21,8 @@ const { values: v } = parseArgs({
     threads: { type: "string", default: "2" },
     tokens: { type: "string", default: "64" },
     modes: { type: "string", default: "16x,4x" },
+    parallel: { type: "string", default: "4" },
+    streams: { type: "string", default: "1,2,4" },
     out: { type: "string" },
   },
 });
@@ -38,7 +41,7 @@ const server = spawn("node", [
   "--mmproj",
   mmproj,
   "--parallel",
-  "4",
+  v.parallel!,
   "--ctx-size",
   "8192",
   "--threads",
@@ -83,7 +86,7 @@ const modelId = (await (await fetch(`${url}/v1/models`)).json()).data[0].id;
 const results: Record<string, number> = {};
 
 // decode: N concurrent requests of nTokens each; the server's own generation times
-for (const n of [1, 2, 4]) {
+for (const n of v.streams!.split(",").filter(Boolean).map(Number)) {
   // warm-up (JIT tiers, first graphs of this batch shape)
   await Promise.all(Array.from({ length: n }, () => post("/v1/completions", { model: modelId, prompt: "Hello", max_tokens: 16, ignore_eos: true, temperature: 0 })));
   const runs = await Promise.all(Array.from({ length: n }, (_, i) =>
@@ -94,7 +97,7 @@ for (const n of [1, 2, 4]) {
 }
 
 // time to first token, one 1024x768 image (a different image per mode: nothing from the encode cache)
-for (const mode of v.modes!.split(",")) {
+for (const mode of v.modes!.split(",").filter(Boolean)) {
   const w = 1024, h = 768, data = Buffer.alloc(w * h * 4);
   for (let i = 0; i < w * h; i++) data.set([(i * 7 + mode.length * 31) & 255, (i >> 10) & 255, (i * 13) & 255, 255], i * 4);
   const img = jpeg.encode({ data, width: w, height: h }, 90).data;
@@ -106,7 +109,7 @@ for (const mode of v.modes!.split(",")) {
 
 server.kill("SIGTERM");
 console.log(
-  `server bench (Node 20, --threads ${v.threads}, --parallel 4, vision weights ${
+  `server bench (Node 20, --threads ${v.threads}, --parallel ${v.parallel}, vision weights ${
     v["vision-weights"]
   }, ${nTokens} tokens per stream)`,
 );

@@ -23,7 +23,7 @@ const FLAGS = {
   port: { type: "string", default: "8080" },
   threads: { type: "string", short: "t" },
   "ctx-size": { type: "string", short: "c", default: "8192" },
-  parallel: { type: "string", default: "1" },
+  parallel: { type: "string", default: "2" },
   queue: { type: "string", default: "16" },
   "api-key": { type: "string" },
   "cors-origin": { type: "string", multiple: true },
