@@ -7,11 +7,10 @@
 
 import { parseArgs } from "node:util";
 import { Engine } from "../engine/ts/engine.ts";
-import { Model } from "../engine/ts/model.ts";
-import { evaluate } from "../engine/ts/generate.ts";
 import { VisionModel } from "../engine/ts/vision/vision-model.ts";
-import { Rng } from "../engine/ts/tiny-model/random.ts";
 import { realShapeModels } from "./bench.ts";
+import { benchTile, median } from "./util.ts";
+import { llmSpeedRound } from "./wasm.ts";
 
 const { values: v } = parseArgs({
   options: {
@@ -41,33 +40,12 @@ interface Setup {
 async function setup(dir: URL): Promise<Setup> {
   const engine = await Engine.create({ threads, wasmDir: dir, logLevel: "error" });
   const s: Setup = { engine };
-  if (parts.includes("llm")) {
-    const m = await Model.load(engine, models.llm);
-    const ctx = await m.createContext({ contextSize: prompt + gen + 16, batchSize: prompt });
-    const tokens = Int32Array.from({ length: prompt }, (_, i) => 1000 + ((i * 7919) % 90000));
-    s.llm = {
-      async run() {
-        let t0 = performance.now();
-        await evaluate(ctx, tokens);
-        const prefill = prompt / ((performance.now() - t0) / 1000);
-        await evaluate(ctx, tokens.subarray(0, 1));
-        t0 = performance.now();
-        for (let i = 0; i < gen; i++) {
-          await engine.call("step", ctx.handle, m.handle, {
-            tokens: Int32Array.of(tokens[i % prompt]), pos: Int32Array.of(i + 1), seqIds: Int32Array.of(0),
-            outputs: [0], samplers: [0], wantLogits: [false],
-          });
-        }
-        return { prefill, decode: gen / ((performance.now() - t0) / 1000) };
-      },
-    };
-  }
+  if (parts.includes("llm")) s.llm = { run: await llmSpeedRound(engine, models.llm, prompt, gen) };
   if (parts.includes("vision")) s.vision = await VisionModel.load(engine, mmproj);
   return s;
 }
 
-const rng = new Rng(7);
-const tile = { width: 448, height: 448, data: Float32Array.from({ length: 448 * 448 * 3 }, () => rng.float() * 2 - 1) };
+const tile = benchTile(448);
 const mode = v.mode as "16x" | "4x";
 
 const setups: Setup[] = [];
@@ -91,12 +69,19 @@ for (let r = 0; r < Number(v.rounds); r++) {
       await s.vision.encodeTile(tile, mode);
       push(i, `vision ${mode} s`, (performance.now() - t0) / 1000);
     }
-    console.error(`round ${r + 1}, ${dirs[i].pathname}: ${JSON.stringify(Object.fromEntries(Object.entries(results[i]).map(([k, xs]) => [k, +xs[xs.length - 1].toFixed(2)])))}`);
+    console.error(
+      `round ${r + 1}, ${dirs[i].pathname}: ${
+        JSON.stringify(
+          Object.fromEntries(Object.entries(results[i]).map(([k, xs]) => [k, +xs[xs.length - 1].toFixed(2)])),
+        )
+      }`,
+    );
   }
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const [i, d] of dirs.entries()) {
-  const line = Object.entries(results[i]).map(([k, xs]) => `${k} ${median(xs).toFixed(2)} [${xs.map((x) => x.toFixed(2)).join(" ")}]`);
+  const line = Object.entries(results[i]).map(([k, xs]) =>
+    `${k} ${median(xs).toFixed(2)} [${xs.map((x) => x.toFixed(2)).join(" ")}]`
+  );
   console.log(`${d.pathname}: ${line.join("; ")}`);
 }
 for (const s of setups) s.engine.terminate();

@@ -11,7 +11,6 @@
  * Prints a table; the budget of issue #5 is 1.25 x GGUF bytes + 300 MB.
  */
 
-import { spawn } from "node:child_process";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { encode as encodePng } from "fast-png";
@@ -20,6 +19,7 @@ import { MiniCPMV } from "../engine/ts/minicpmv.ts";
 import { Rng } from "../engine/ts/tiny-model/random.ts";
 import { runtime } from "../engine/ts/platform.ts";
 import { buildCacheDir, projectRoot } from "../cli/paths.ts";
+import { sh } from "./util.ts";
 
 const MB = 1e6;
 
@@ -40,7 +40,10 @@ async function child(llm: string, mmproj: string) {
   const rng = new Rng(7);
   const rgb = new Uint8Array(448 * 448 * 3).map(() => Math.floor(rng.float() * 256));
   const png = encodePng({ width: 448, height: 448, data: rgb, channels: 3 });
-  const run = await mm.chat([{ role: "user", content: [{ type: "image", image: png }, { type: "text", text: "What is this?" }] }], {
+  const run = await mm.chat([{
+    role: "user",
+    content: [{ type: "image", image: png }, { type: "text", text: "What is this?" }],
+  }], {
     maxSliceNums: 1,
     maxTokens: 8,
     temperature: 0,
@@ -60,16 +63,6 @@ async function child(llm: string, mmproj: string) {
     hwm: end.hwm,
     wasm_heap: heap,
   }));
-}
-
-function sh(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    p.stdout.on("data", (d) => (out += d));
-    p.on("error", reject);
-    p.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited with ${code}`))));
-  });
 }
 
 async function main() {
@@ -103,19 +96,43 @@ async function main() {
         : ["node", [`${root}/dist/node/bench_memory.js`]];
       const r = JSON.parse(await sh(cmd[0], [...cmd[1], "--child", "--llm", llm, "--mmproj", mmproj]));
       console.error(`${rt}: ${JSON.stringify(r)}`);
-      rows.push({ what: `wasm (${rt})`, load_s: r.load_s, s_per_gb: r.load_s / (bytes / 1e9), first_s: r.first_s, peak_mb: r.hwm / MB, ratio: r.hwm / bytes, heap_mb: r.wasm_heap / MB, load_peak_mb: r.hwm_load / MB });
+      rows.push({
+        what: `wasm (${rt})`,
+        load_s: r.load_s,
+        s_per_gb: r.load_s / (bytes / 1e9),
+        first_s: r.first_s,
+        peak_mb: r.hwm / MB,
+        ratio: r.hwm / bytes,
+        heap_mb: r.wasm_heap / MB,
+        load_peak_mb: r.hwm_load / MB,
+      });
     }
     if (v["native-bin"]) {
       for (const mmap of [0, 1]) {
-        const r = JSON.parse(await sh(`${v["native-bin"]}/oracle`, ["load", "--model", llm, "--mmproj", mmproj, "--mmap", String(mmap)]));
+        const r = JSON.parse(
+          await sh(`${v["native-bin"]}/oracle`, ["load", "--model", llm, "--mmproj", mmproj, "--mmap", String(mmap)]),
+        );
         console.error(`native mmap ${mmap}: ${JSON.stringify(r)}`);
         const load = (r.model_ms + r.mmproj_ms + r.context_ms) / 1000;
-        rows.push({ what: `native (mmap ${mmap ? "on" : "off"})`, load_s: load, s_per_gb: load / (bytes / 1e9), first_s: r.decode_ms / 1000, peak_mb: r.peak_rss_kb * 1024 / MB, ratio: r.peak_rss_kb * 1024 / bytes, heap_mb: "", load_peak_mb: "" });
+        rows.push({
+          what: `native (mmap ${mmap ? "on" : "off"})`,
+          load_s: load,
+          s_per_gb: load / (bytes / 1e9),
+          first_s: r.decode_ms / 1000,
+          peak_mb: r.peak_rss_kb * 1024 / MB,
+          ratio: r.peak_rss_kb * 1024 / bytes,
+          heap_mb: "",
+          load_peak_mb: "",
+        });
       }
     }
   }
   const fmt = (x: number | string) => (typeof x === "number" ? x.toFixed(x < 10 ? 2 : 0) : x);
-  console.log(`GGUF bytes: ${(bytes / MB).toFixed(0)} MB (${llm}, ${mmproj}); budget 1.25 x + 300 MB = ${(budget / MB).toFixed(0)} MB`);
+  console.log(
+    `GGUF bytes: ${(bytes / MB).toFixed(0)} MB (${llm}, ${mmproj}); budget 1.25 x + 300 MB = ${
+      (budget / MB).toFixed(0)
+    } MB`,
+  );
   const cols = ["what", "load_s", "s_per_gb", "first_s", "load_peak_mb", "peak_mb", "ratio", "heap_mb"];
   console.log(`| ${cols.join(" | ")} |\n|${cols.map(() => "---").join("|")}|`);
   for (const r of rows) console.log(`| ${cols.map((c) => fmt(r[c])).join(" | ")} |`);

@@ -8,16 +8,12 @@ import { MiniCPMV } from "../engine/ts/minicpmv.ts";
 import { peakRssBytes } from "../engine/ts/platform.ts";
 import { benchTile, median } from "./util.ts";
 
-/**
- * A loaded model for prefill/decode rounds. The engine stays loaded between rounds so that the
- * caller can interleave them with native rounds (machine load then hits both alike).
- */
-export async function wasmSpeedSession(model: string, threads: number, prompt: number, gen: number) {
-  const engine = await Engine.create({ threads, logLevel: "error" });
+/** Prefill `prompt` tokens, then decode `gen` tokens one by one: tokens/s of each. */
+export async function llmSpeedRound(engine: Engine, model: string, prompt: number, gen: number) {
   const m = await Model.load(engine, model);
   const ctx = await m.createContext({ contextSize: prompt + gen + 16, batchSize: prompt });
   const tokens = Int32Array.from({ length: prompt }, (_, i) => 1000 + ((i * 7919) % 90000));
-  const round = async () => {
+  return async () => {
     let t0 = performance.now();
     await evaluate(ctx, tokens);
     const prefill = prompt / ((performance.now() - t0) / 1000);
@@ -25,12 +21,25 @@ export async function wasmSpeedSession(model: string, threads: number, prompt: n
     t0 = performance.now();
     for (let i = 0; i < gen; i++) {
       await engine.call("step", ctx.handle, m.handle, {
-        tokens: Int32Array.of(tokens[i % prompt]), pos: Int32Array.of(i + 1), seqIds: Int32Array.of(0),
-        outputs: [0], samplers: [0], wantLogits: [false],
+        tokens: Int32Array.of(tokens[i % prompt]),
+        pos: Int32Array.of(i + 1),
+        seqIds: Int32Array.of(0),
+        outputs: [0],
+        samplers: [0],
+        wantLogits: [false],
       });
     }
     return { prefill, decode: gen / ((performance.now() - t0) / 1000) };
   };
+}
+
+/**
+ * A loaded model for prefill/decode rounds. The engine stays loaded between rounds so that the
+ * caller can interleave them with native rounds (machine load then hits both alike).
+ */
+export async function wasmSpeedSession(model: string, threads: number, prompt: number, gen: number) {
+  const engine = await Engine.create({ threads, logLevel: "error" });
+  const round = await llmSpeedRound(engine, model, prompt, gen);
   await round(); // warm-up: V8 tiers up the wasm during the first calls
   return { round, close: () => engine.terminate() };
 }
@@ -70,8 +79,10 @@ export async function wasmChat(llm: string, mmproj: string, image: string, threa
     const mm = await MiniCPMV.load(engine, { model: llm, mmproj, contextSize: 4096 });
     const loadS = (performance.now() - t0) / 1000;
     const t1 = performance.now();
-    const run = await mm.chat([{ role: "user", content: [{ type: "image", image }, { type: "text", text: "Describe it." }] }],
-      { temperature: 0, maxTokens: 1 });
+    const run = await mm.chat([{
+      role: "user",
+      content: [{ type: "image", image }, { type: "text", text: "Describe it." }],
+    }], { temperature: 0, maxTokens: 1 });
     const r = await run.generation.result;
     const ttftS = (performance.now() - t1) / 1000;
     return { loadS, ttftS, peakRssMB: peakRssBytes() / 2 ** 20, promptTokens: r.usage.promptTokens };

@@ -111,6 +111,14 @@ for (const runtime of (process.env.MCE_SERVER_RUNTIMES?.split(",") ?? ["deno", "
   let server: TestServer;
   let openai: OpenAI;
   let ollama: Ollama;
+  /** the request whose greedy answer is `expectedText` */
+  const sayHello = () =>
+    openai.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "Say hello." }],
+      temperature: 0,
+      max_tokens: 12,
+    });
   const chat = (body: Record<string, unknown>) =>
     post(server.url, "/v1/chat/completions", { model: MODEL, ...body }, auth);
 
@@ -141,12 +149,7 @@ for (const runtime of (process.env.MCE_SERVER_RUNTIMES?.split(",") ?? ["deno", "
   });
 
   test(`${runtime}: openai text chat gives the library's greedy answer`, async () => {
-    const r = await openai.chat.completions.create({
-      model: MODEL,
-      messages: [{ role: "user", content: "Say hello." }],
-      temperature: 0,
-      max_tokens: 12,
-    });
+    const r = await sayHello();
     assert.equal(r.choices[0].message.content, expectedText);
     assert.ok(
       r.usage && r.usage.completion_tokens > 0 &&
@@ -446,12 +449,7 @@ for (const runtime of (process.env.MCE_SERVER_RUNTIMES?.split(",") ?? ["deno", "
     const ollamaBad = await post(server.url, "/api/chat", { model: MODEL, messages: "nope" }, auth);
     assert.equal(ollamaBad.status, 400);
     assert.equal(typeof ollamaBad.body.error, "string");
-    const r = await openai.chat.completions.create({
-      model: MODEL,
-      messages: [{ role: "user", content: "Say hello." }],
-      temperature: 0,
-      max_tokens: 12,
-    });
+    const r = await sayHello();
     assert.equal(r.choices[0].message.content, expectedText);
   });
 
