@@ -1,4 +1,4 @@
-/** `tiny-model --out DIR [--shards N] [--real-shape] [--mode 16x|4x] [--seed S] [--vocab FILE]` */
+/** `tiny-model --out DIR [--shards N] [--real-shape | --quantized] [--mode 16x|4x] [--seed S] [--vocab FILE]` */
 
 import { parseArgs } from "node:util";
 import { createFileSink, nodeFs, openFile } from "../engine/ts/platform.ts";
@@ -12,6 +12,7 @@ export async function run(args: string[]): Promise<number> {
       out: { type: "string" },
       shards: { type: "string", default: "1" },
       "real-shape": { type: "boolean", default: false },
+      quantized: { type: "boolean", default: false },
       mode: { type: "string", default: "16x" },
       seed: { type: "string", default: "42" },
       vocab: { type: "string" },
@@ -27,6 +28,7 @@ export async function run(args: string[]): Promise<number> {
   const pair = await generatePair({
     outDir: values.out,
     realShape: values["real-shape"],
+    quantized: values.quantized,
     shards: Number(values.shards),
     mode: values.mode,
     seed: Number(values.seed),

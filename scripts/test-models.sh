@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Writes the tiny test models (single file, 3-shard split set, 16x and 4x mmproj) into the build
-# cache, keyed by the generator's sources, with the test media (test-1.jpeg, test-3.mp4) of the
-# pinned llama.cpp source beside them; prints the directory.
+# Writes the tiny test models (single file, 3-shard split set, 16x and 4x mmproj, the K-quant
+# tiny-q4k pair) into the build cache, keyed by the generator's sources, with the test media
+# (test-1.jpeg, test-3.mp4) of the pinned llama.cpp source beside them; prints the directory.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_llama_source
@@ -15,6 +15,7 @@ if [ ! -f "$OUT/.done" ]; then
   "${cli[@]}" --out "$OUT" >&2
   "${cli[@]}" --out "$OUT/split" --shards 3 >&2
   "${cli[@]}" --out "$OUT/4x" --mode 4x >&2
+  "${cli[@]}" --out "$OUT" --quantized >&2 # tiny-q4k-*: Q4_K/Q6_K/Q8_0 matrices, for kernel parity
   touch "$OUT/.done"
 fi
 # real test media from the pinned llama.cpp source

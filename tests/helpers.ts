@@ -17,6 +17,8 @@ export function models() {
   return {
     dir,
     llm: `${dir}/tiny-llm.gguf`,
+    /** the same architecture with Q4_K/Q6_K/Q8_0 matrices (TINY_Q4K_LLM), for the wasm SIMD kernels */
+    llmQ4k: `${dir}/tiny-q4k-llm.gguf`,
     llmSplit: `${dir}/split/tiny-llm-00001-of-00003.gguf`,
     splitDir: `${dir}/split`,
     mmproj16x: `${dir}/tiny-mmproj-16x.gguf`,

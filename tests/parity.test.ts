@@ -5,11 +5,10 @@
  */
 
 import assert from "node:assert/strict";
-import { readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { after, before, test } from "node:test";
-import { Engine, evaluate, generate, Model } from "../mod.ts";
+import { Engine, Model } from "../mod.ts";
 import { maxRelativeError, models, oracle } from "./helpers.ts";
+import { nativeGreedy, wasmGreedy } from "./parity-runs.ts";
 
 const PROMPTS = [
   "Hello world",
@@ -34,31 +33,14 @@ before(async () => {
 });
 after(() => engine.terminate());
 
-async function wasmRun(model: Model, prompt: string) {
-  const ctx = await model.createContext({ contextSize: 1024, batchSize: 512 });
-  try {
-    const promptTokens = await model.tokenize(prompt);
-    const logits = await evaluate(ctx, promptTokens);
-    const r = await generate(ctx, promptTokens, { temperature: 0, maxTokens: N_PREDICT }).result;
-    return { promptTokens: [...promptTokens], tokens: r.tokens, logits };
-  } finally {
-    await ctx.close();
-  }
-}
-
-
 for (const [i, prompt] of PROMPTS.entries()) {
   test(`parity with native llama.cpp: prompt ${i + 1} (${JSON.stringify(prompt.slice(0, 24))}...)`, async () => {
-    const logitsFile = `${tmpdir()}/mce-oracle-logits-${process.pid}-${i}.bin`;
-    const native = await oracle(["generate", "--model", models().llm, "--prompt", prompt, "--n", String(N_PREDICT),
-      "--ctx", "1024", "--threads", "2", "--logits-out", logitsFile]);
-    const nativeLogits = new Float32Array(new Uint8Array(readFileSync(logitsFile)).buffer);
-    rmSync(logitsFile);
-    const wasm = await wasmRun(single, prompt);
+    const native = await nativeGreedy(models().llm, prompt, N_PREDICT);
+    const wasm = await wasmGreedy(single, prompt, N_PREDICT);
 
     assert.deepEqual(wasm.promptTokens, native.prompt_tokens, "tokenization differs");
     assert.equal(wasm.logits.length, native.n_vocab);
-    const err = maxRelativeError(wasm.logits, nativeLogits);
+    const err = maxRelativeError(wasm.logits, native.logits);
     assert.ok(err <= LOGIT_TOLERANCE, `first-step logits differ: max relative error ${err}`);
     assert.deepEqual(wasm.tokens, native.tokens, "greedy tokens differ");
   });
@@ -67,8 +49,8 @@ for (const [i, prompt] of PROMPTS.entries()) {
 test("split set and single file give identical output", async () => {
   assert.equal(split.info.files.length, 3);
   for (const prompt of PROMPTS.slice(0, 3)) {
-    const a = await wasmRun(single, prompt);
-    const b = await wasmRun(split, prompt);
+    const a = await wasmGreedy(single, prompt, N_PREDICT);
+    const b = await wasmGreedy(split, prompt, N_PREDICT);
     assert.deepEqual(b.tokens, a.tokens);
     assert.deepEqual(b.logits, a.logits);
   }

@@ -11,8 +11,9 @@ import { Engine, InvalidRequestError } from "../mod.ts";
 import { type Message, MiniCPMV } from "../engine/ts/minicpmv.ts";
 import type { ImageInput } from "../engine/ts/vision/image-source.ts";
 import { renderChat } from "../engine/ts/chat/template.ts";
-import { browserRun, maxRelativeError, models, nativeBin, run as runProcess, runCli, type RuntimeName } from "./helpers.ts";
+import { browserRun, maxRelativeError, models, runCli, type RuntimeName } from "./helpers.ts";
 import { evaluate } from "../engine/ts/generate.ts";
+import { nativeEvaluate } from "./parity-runs.ts";
 import { decodeImage } from "../engine/ts/vision/decode.ts";
 import bmp from "bmp-js";
 import { readFileSync as readBytes, rmSync, writeFileSync } from "node:fs";
@@ -155,20 +156,8 @@ test("image-prompt logits agree with native llama.cpp decoding the same embeddin
     const run = await mm.chat(ask(jpeg), { temperature: 0, maxTokens: 0, downsampleMode: mode });
     await run.generation.result;
     const wasm = await evaluate(mm.context, run.prompt);
-    // the same tokens and embeddings, for tests/oracle/oracle.cpp evaluate
-    const { tokens, embeddings = [] } = run.prompt;
-    const nEmbd = mm.model.info.nEmbd;
-    const parts: ArrayBufferView[] = [Int32Array.of(tokens.length, embeddings.length, nEmbd), tokens];
-    for (const e of embeddings) parts.push(Int32Array.of(e.start, e.data.length / nEmbd), e.data);
-    const dir = tmpdir();
-    const input = `${dir}/mce-eval-${process.pid}.bin`;
-    const logitsFile = `${dir}/mce-eval-${process.pid}.logits`;
-    writeFileSync(input, Buffer.concat(parts.map((p) => new Uint8Array(p.buffer, p.byteOffset, p.byteLength))));
-    const r = await runProcess(nativeBin("oracle"), ["evaluate", "--model", models().llm, "--input", input, "--logits-out", logitsFile]);
-    assert.equal(r.code, 0, r.stderr);
-    const native = new Float32Array(new Uint8Array(readBytes(logitsFile)).buffer);
-    rmSync(input);
-    rmSync(logitsFile);
+    // the same tokens and embeddings, decoded natively
+    const native = await nativeEvaluate(models().llm, mm.model.info.nEmbd, run.prompt);
     const err = maxRelativeError(wasm, native);
     assert.ok(err <= 1e-3, `${mode}: max relative error ${err}`);
   }

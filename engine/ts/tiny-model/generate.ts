@@ -1,6 +1,7 @@
 /**
  * Writes MiniCPM-V-4.6-shaped GGUF pairs with seeded random weights: a `qwen35` language
- * model and a `minicpmv4_6` mmproj. "tiny" for tests, "real-shape" (true dimensions,
+ * model and a `minicpmv4_6` mmproj. "tiny" for tests, "tiny-q4k" (tiny, but with the quantized
+ * matrix types of a Q4_K_M file, for kernel parity tests), "real-shape" (true dimensions,
  * quantized LLM, F16 vision tower) for benchmarks. Facts: shared/spec/gguf-facts.md.
  */
 
@@ -20,7 +21,12 @@ export interface LlmShape {
   /** vocabulary padded to this size (undefined: the BPE's own size) */
   vocab?: number;
   tiedOutput: boolean;
+  /** embeddingType: the token embedding and the untied output matrix */
   matrixType: TensorType; embeddingType: TensorType; fileType: number;
+  /** the small linear-attention `ssm_alpha`/`ssm_beta` projections (E x value heads) */
+  ssmGateType: TensorType;
+  /** Q4_K_M's "more bits": attn_v and ffn_down of the layers llama-quant's use_more_bits picks */
+  moreBitsType?: TensorType;
 }
 
 export interface VisionShape {
@@ -32,7 +38,21 @@ export const TINY_LLM: LlmShape = {
   embd: 64, layers: 4, ff: 128, heads: 4, headsKv: 2, headDim: 32, rotDims: 8, ropeSections: [2, 1, 1, 0],
   ropeBase: 1e7, ctx: 4096, ssmState: 16, ssmGroups: 2, ssmHeads: 2, convKernel: 4,
   tiedOutput: false, // a tied head makes a random model repeat one token
-  matrixType: TensorType.F32, embeddingType: TensorType.Q8_0, fileType: 0,
+  matrixType: TensorType.F32, embeddingType: TensorType.Q8_0, fileType: 0, ssmGateType: TensorType.F32,
+};
+
+/**
+ * TINY_LLM's architecture with every row length a multiple of 256, so the matrices can take the
+ * K-quant types of a Q4_K_M file and the wasm SIMD kernels for Q4_K, Q6_K and Q8_0 all run: Q4_K
+ * matrices, Q6_K for embeddings, output and (Q4_K_M's mix) attn_v/ffn_down of layers 2 and 3,
+ * Q8_0 for ssm_alpha/ssm_beta (llama-quant would make them Q4_K; the real-shape file keeps them
+ * F32; Q8_0 here so its kernels run on the LLM path too).
+ */
+export const TINY_Q4K_LLM: LlmShape = {
+  embd: 256, layers: 4, ff: 512, heads: 4, headsKv: 2, headDim: 64, rotDims: 16, ropeSections: [3, 3, 2, 0],
+  ropeBase: 1e7, ctx: 4096, ssmState: 32, ssmGroups: 8, ssmHeads: 8, convKernel: 4, tiedOutput: false,
+  matrixType: TensorType.Q4_K, embeddingType: TensorType.Q6_K, fileType: 15, ssmGateType: TensorType.Q8_0,
+  moreBitsType: TensorType.Q6_K,
 };
 
 /** Qwen3.5-0.8B dimensions (gguf-facts.md section 8), Q4_K matrices, Q6_K embeddings (~Q4_K_M size). */
@@ -40,6 +60,7 @@ export const REAL_LLM: LlmShape = {
   embd: 1024, layers: 24, ff: 3584, heads: 8, headsKv: 2, headDim: 256, rotDims: 64, ropeSections: [11, 11, 10, 0],
   ropeBase: 1e7, ctx: 262144, ssmState: 128, ssmGroups: 16, ssmHeads: 16, convKernel: 4, vocab: 248320,
   tiedOutput: true, matrixType: TensorType.Q4_K, embeddingType: TensorType.Q6_K, fileType: 15,
+  ssmGateType: TensorType.F32,
 };
 
 export const TINY_VISION: VisionShape = {
@@ -57,6 +78,8 @@ export type DownsampleMode = "16x" | "4x";
 export interface GenerateOptions {
   outDir: string;
   realShape?: boolean;
+  /** tiny dimensions with Q4_K_M-style quantized LLM matrices (TINY_Q4K_LLM); files `tiny-q4k-*` */
+  quantized?: boolean;
   /** write the LLM as a split set of this many shards */
   shards?: number;
   /** mmproj compression mode written into the file; 4x drops the vit_merger tensors */
@@ -90,10 +113,18 @@ const normal = (fanIn: number): Init => ({ kind: "normal", std: 1 / Math.sqrt(fa
 const norm: Init = { kind: "normal", std: 0.05, mean: 1 };
 const bias: Init = { kind: "normal", std: 0.02 };
 
+/** llama-quant.cpp's use_more_bits: the first and last eighth of the layers and every third between. */
+function useMoreBits(i: number, n: number): boolean {
+  const eighth = Math.floor(n / 8);
+  return i < eighth || i >= Math.floor(7 * n / 8) || (i - eighth) % 3 === 2;
+}
+
 export function llmTensors(s: LlmShape, nVocab: number, seed: number): TensorData[] {
   const t = (name: string, shape: number[], type: TensorType, init: Init) => tensor(seed, name, shape, type, init);
   const F32 = TensorType.F32;
   const M = s.matrixType;
+  const attnLayers = Array.from({ length: s.layers }, (_, i) => i).filter((i) => (i + 1) % 4 === 0);
+  const more = (i: number, n: number) => (s.moreBitsType !== undefined && useMoreBits(i, n) ? s.moreBitsType : M);
   const out: TensorData[] = [
     t("token_embd.weight", [s.embd, nVocab], s.embeddingType, { kind: "normal", std: 1 }),
     t("output_norm.weight", [s.embd], F32, norm),
@@ -107,7 +138,7 @@ export function llmTensors(s: LlmShape, nVocab: number, seed: number): TensorDat
       out.push(
         t(b + "attn_q.weight", [s.embd, 2 * s.heads * s.headDim], M, normal(s.embd)),
         t(b + "attn_k.weight", [s.embd, s.headsKv * s.headDim], M, normal(s.embd)),
-        t(b + "attn_v.weight", [s.embd, s.headsKv * s.headDim], M, normal(s.embd)),
+        t(b + "attn_v.weight", [s.embd, s.headsKv * s.headDim], more(attnLayers.indexOf(i), attnLayers.length), normal(s.embd)),
         t(b + "attn_output.weight", [s.heads * s.headDim, s.embd], M, normal(s.heads * s.headDim)),
         t(b + "attn_q_norm.weight", [s.headDim], F32, norm),
         t(b + "attn_k_norm.weight", [s.headDim], F32, norm),
@@ -120,8 +151,8 @@ export function llmTensors(s: LlmShape, nVocab: number, seed: number): TensorDat
         t(b + "ssm_conv1d.weight", [s.convKernel, convDim], F32, normal(s.convKernel)),
         t(b + "ssm_dt.bias", [s.ssmHeads], F32, bias),
         t(b + "ssm_a", [s.ssmHeads], F32, { kind: "normal", std: 0.2, mean: -1 }),
-        t(b + "ssm_beta.weight", [s.embd, s.ssmHeads], M === TensorType.Q4_K ? F32 : M, normal(s.embd)),
-        t(b + "ssm_alpha.weight", [s.embd, s.ssmHeads], M === TensorType.Q4_K ? F32 : M, normal(s.embd)),
+        t(b + "ssm_beta.weight", [s.embd, s.ssmHeads], s.ssmGateType, normal(s.embd)),
+        t(b + "ssm_alpha.weight", [s.embd, s.ssmHeads], s.ssmGateType, normal(s.embd)),
         t(b + "ssm_norm.weight", [s.ssmState], F32, norm),
         t(b + "ssm_out.weight", [inner, s.embd], M, normal(inner)),
       );
@@ -130,7 +161,7 @@ export function llmTensors(s: LlmShape, nVocab: number, seed: number): TensorDat
       t(b + "post_attention_norm.weight", [s.embd], F32, norm),
       t(b + "ffn_gate.weight", [s.embd, s.ff], M, normal(s.embd)),
       t(b + "ffn_up.weight", [s.embd, s.ff], M, normal(s.embd)),
-      t(b + "ffn_down.weight", [s.ff, s.embd], M, normal(s.ff)),
+      t(b + "ffn_down.weight", [s.ff, s.embd], more(i, s.layers), normal(s.ff)),
     );
   }
   return out;
@@ -250,9 +281,9 @@ export function shardKvs(kvs: KV[], shardTensorCounts: number[]): KV[][] {
 export async function generatePair(o: GenerateOptions): Promise<GeneratedPair> {
   const seed = o.seed ?? 42;
   const mode = o.mode ?? "16x";
-  const llmShape = o.realShape ? REAL_LLM : TINY_LLM;
+  const llmShape = o.realShape ? REAL_LLM : o.quantized ? TINY_Q4K_LLM : TINY_LLM;
   const visionShape = o.realShape ? REAL_VISION : TINY_VISION;
-  const prefix = o.realShape ? "real-shape" : "tiny";
+  const prefix = o.realShape ? "real-shape" : o.quantized ? "tiny-q4k" : "tiny";
   const vocab = await buildVocab(o.vocab, llmShape.vocab);
 
   const kvs = [...llmMetadata(llmShape, `minicpmv-edge ${prefix} MiniCPM-V-4.6 LLM`), ...vocab.kvs,
