@@ -14,6 +14,7 @@
  */
 
 export { Engine, type EngineOptions, type LogLevel } from "./engine/ts/engine.ts";
+export type { SimdLevel } from "./engine/ts/wasm/module.ts";
 export {
   AbortError,
   EngineError,

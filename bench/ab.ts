@@ -41,7 +41,7 @@ async function setup(dir: URL): Promise<Setup> {
   const engine = await Engine.create({ threads, wasmDir: dir, logLevel: "error" });
   const s: Setup = { engine };
   if (parts.includes("llm")) s.llm = { run: await llmSpeedRound(engine, models.llm, prompt, gen) };
-  if (parts.includes("vision")) s.vision = await VisionModel.load(engine, mmproj);
+  if (parts.includes("vision")) s.vision = await VisionModel.load(engine, mmproj, { weights: "as-is" });
   return s;
 }
 

@@ -1,6 +1,6 @@
 /**
  * `cli.ts bench [--threads 2] [--prompt 512] [--gen 128] [--reps 3] [--only llm,vision,vision-q8,chat,cache]
- *   [--chat-weights q8_0|f16] [--out FILE.json] [--chart FILE.svg]`
+ *   [--chat-weights q8_0|f16] [--native-avx2] [--out FILE.json] [--chart FILE.svg]`
  * Speed of the WASM engine and of native llama.cpp (same pinned source, same files, same
  * threads) on the real-shape MiniCPM-V 4.6 pair, generated on demand into the build cache:
  * prefill and decode (native: llama-bench); one 448x448 tile through the vision encoder in 16x
@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { Engine } from "../engine/ts/engine.ts";
 import { convertedPath } from "../engine/ts/vision/vision-model.ts";
+import { rowCosines } from "../engine/ts/vision/similarity.ts";
 import { Rng } from "../engine/ts/tiny-model/random.ts";
 import { createFileSink, openFile, runtime } from "../engine/ts/platform.ts";
 import { generatePair } from "../engine/ts/tiny-model/generate.ts";
@@ -41,8 +42,9 @@ export async function realShapeModels(): Promise<{ llm: string; mmproj: string }
   return { llm, mmproj };
 }
 
-async function nativeBin(): Promise<string> {
-  return (await sh("bash", [`${await projectRoot()}/scripts/build-native.sh`])).trim();
+/** cpu "native": built for this CPU (GGML_NATIVE); "avx2": AVX2/FMA/F16C only */
+async function nativeBin(cpu: "native" | "avx2" = "native"): Promise<string> {
+  return (await sh("bash", [`${await projectRoot()}/scripts/build-native.sh`], { MCE_NATIVE_CPU: cpu })).trim();
 }
 
 function noisePng(width: number, height: number, seed: number): Uint8Array {
@@ -57,6 +59,28 @@ function selfCommand(args: string[]): [string, string[]] {
 }
 
 /** Two chat turns about one 448x448 image: the second takes the tile from the encode cache. */
+/**
+ * Per-token cosine similarity (min and mean over the tile) of the bench tile's embeddings: what
+ * the Q8_0 rewrite changes against the shipped F16 weights, and WASM against native per file.
+ */
+function visionCosines(embd: Record<string, Float32Array>, width: number) {
+  const out: Record<string, { min: number; mean: number }> = {};
+  for (const mode of ["16x", "4x"]) {
+    const pairs = [
+      ["Q8_0 vs F16 (WASM)", "wasm Q8_0", "wasm F16"],
+      ["Q8_0 vs F16 (native)", "native Q8_0", "native F16"],
+      ["WASM vs native (F16)", "wasm F16", "native F16"],
+      ["WASM vs native (Q8_0)", "wasm Q8_0", "native Q8_0"],
+    ];
+    for (const [label, a, b] of pairs) {
+      const c = rowCosines(embd[`${a} ${mode}`], embd[`${b} ${mode}`], width);
+      out[`${mode} ${label}`] = c;
+      console.error(`  cosine ${mode} ${label}: min ${c.min.toFixed(6)}, mean ${c.mean.toFixed(6)}`);
+    }
+  }
+  return out;
+}
+
 async function cacheTurns(llm: string, mmproj: string, threads: number) {
   const engine = await Engine.create({ threads, logLevel: "error" });
   try {
@@ -87,6 +111,8 @@ export async function runBench(args: string[]): Promise<number> {
       reps: { type: "string", default: "3" },
       only: { type: "string" },
       "chat-weights": { type: "string", default: "q8_0" },
+      // also compare with native llama.cpp built for AVX2 only (the issue's machine class)
+      "native-avx2": { type: "boolean", default: false },
       out: { type: "string" },
       chart: { type: "string" },
       "child-chat": { type: "string" }, // internal: the WASM chat scenario in a fresh process
@@ -102,6 +128,7 @@ export async function runBench(args: string[]): Promise<number> {
   const [prompt, gen, reps] = [Number(v.prompt), Number(v.gen), Number(v.reps)];
   const { llm, mmproj } = await realShapeModels();
   const bin = await nativeBin();
+  const binAvx2 = v["native-avx2"] ? await nativeBin("avx2") : undefined;
   const rows: Row[] = [];
   const extra: Record<string, unknown> = {};
   const add = (r: Row) => {
@@ -113,10 +140,12 @@ export async function runBench(args: string[]): Promise<number> {
       // rounds alternate between the engines; the best round of each counts (other processes
       // on a shared machine only ever slow a round down)
       const session = await wasmSpeedSession(llm, t, prompt, gen);
-      const best = { wasm: { prefill: 0, decode: 0 }, native: { prefill: 0, decode: 0 } };
+      const best = { wasm: { prefill: 0, decode: 0 }, native: { prefill: 0, decode: 0 }, avx2: { prefill: 0, decode: 0 } };
       try {
         for (let r = 0; r < reps; r++) {
-          for (const [side, x] of [["native", await nativeSpeed(bin, llm, t, prompt, gen)], ["wasm", await session.round()]] as const) {
+          const sides = [["native", () => nativeSpeed(bin, llm, t, prompt, gen)], ["wasm", () => session.round()]] as const;
+          for (const [side, measure] of binAvx2 ? [...sides, ["avx2", () => nativeSpeed(binAvx2, llm, t, prompt, gen)] as const] : sides) {
+            const x = await measure();
             best[side].prefill = Math.max(best[side].prefill, x.prefill);
             best[side].decode = Math.max(best[side].decode, x.decode);
           }
@@ -124,9 +153,11 @@ export async function runBench(args: string[]): Promise<number> {
       } finally {
         session.close();
       }
-      add({ metric: `prefill ${prompt}`, unit: "tok/s", threads: t, wasm: best.wasm.prefill, native: best.native.prefill });
-      add({ metric: `decode ${gen}`, unit: "tok/s", threads: t, wasm: best.wasm.decode, native: best.native.decode });
+      const avx2 = (x: number) => (binAvx2 ? { nativeAvx2: x } : {});
+      add({ metric: `prefill ${prompt}`, unit: "tok/s", threads: t, wasm: best.wasm.prefill, native: best.native.prefill, ...avx2(best.avx2.prefill) });
+      add({ metric: `decode ${gen}`, unit: "tok/s", threads: t, wasm: best.wasm.decode, native: best.native.decode, ...avx2(best.avx2.decode) });
     }
+    const embd: Record<string, Float32Array> = {}; // "wasm F16 16x" etc.
     for (const [part, weights] of [["vision", "F16"], ["vision-q8", "Q8_0"]] as const) {
       if (!want(part)) continue;
       // both engines read the same file: the mmproj as shipped, or its Q8_0 rewrite
@@ -134,9 +165,13 @@ export async function runBench(args: string[]): Promise<number> {
       const wasm = await wasmEncodeTime(file, t, reps);
       for (const [mode, merge] of [["16x", 4], ["4x", 2]] as const) {
         const native = await nativeEncodeTime(bin, file, t, merge, reps);
-        add({ metric: `vision encode 448 tile ${mode}, ${weights}`, unit: "s", threads: t, wasm: wasm[mode], native });
+        const avx2 = binAvx2 ? { nativeAvx2: (await nativeEncodeTime(binAvx2, file, t, merge, reps)).s } : {};
+        add({ metric: `vision encode 448 tile ${mode}, ${weights}`, unit: "s", threads: t, wasm: wasm[mode].s, native: native.s, ...avx2 });
+        embd[`wasm ${weights} ${mode}`] = wasm[mode].embd;
+        embd[`native ${weights} ${mode}`] = native.embd;
       }
     }
+    if (want("vision") && want("vision-q8")) extra.visionCosine = visionCosines(embd, 1024);
     if (want("chat")) {
       const weights = v["chat-weights"] === "f16" ? "F16" : "Q8_0";
       const file = weights === "F16" ? mmproj : await convertedPath(mmproj);

@@ -1,6 +1,6 @@
 /** The native side of the benchmark: llama.cpp's llama-bench and our oracle, same pinned source. */
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { benchTile, median, sh } from "./util.ts";
 
@@ -15,7 +15,7 @@ export async function nativeSpeed(bin: string, model: string, threads: number, p
   };
 }
 
-/** Seconds per 448x448 tile, median of `reps` after one warm-up encode. */
+/** Seconds per 448x448 tile (median of `reps` after one warm-up encode), and the embeddings. */
 export async function nativeEncodeTime(bin: string, mmproj: string, threads: number, merge: number, reps: number) {
   const dir = mkdtempSync(`${tmpdir()}/mce-bench-`);
   try {
@@ -24,7 +24,8 @@ export async function nativeEncodeTime(bin: string, mmproj: string, threads: num
     const out = await sh(`${bin}/oracle`, ["encode", "--mmproj", mmproj, "--tile", `${dir}/tile.f32`, "--width", "448",
       "--height", "448", "--merge", String(merge), "--threads", String(threads), "--repeat", String(reps + 1),
       "--out", `${dir}/embd.f32`]);
-    return median((JSON.parse(out).ms as number[]).slice(1)) / 1000;
+    const s = median((JSON.parse(out).ms as number[]).slice(1)) / 1000;
+    return { s, embd: new Float32Array(readFileSync(`${dir}/embd.f32`).buffer.slice(0)) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -5,18 +5,25 @@ export interface Row {
   threads: number;
   wasm: number;
   native: number;
+  /** native llama.cpp built for AVX2 only (bench --native-avx2) */
+  nativeAvx2?: number;
   /** "tok/s" (higher is better), "s" or "MB" (lower is better) */
   unit: "tok/s" | "s" | "MB";
 }
 
 /** WASM as a fraction of native, > 1 when WASM is better: speed for tok/s, native/wasm for costs. */
-export const ratio = (r: Row) => (r.unit === "tok/s" ? r.wasm / r.native : r.native / r.wasm);
+export const ratio = (r: Row, native = r.native) => (r.unit === "tok/s" ? r.wasm / native : native / r.wasm);
 
 export function table(rows: Row[], runtime: string): string {
-  const head = `| metric | unit | threads | WASM (${runtime}) | native | WASM / native (speed, >1 = WASM better) |`;
+  const avx2 = rows.some((r) => r.nativeAvx2 !== undefined);
+  const head = `| metric | unit | threads | WASM (${runtime}) | native | WASM / native (speed, >1 = WASM better) |` +
+    (avx2 ? " native AVX2 build | WASM / native AVX2 |" : "");
   const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(2));
-  const lines = rows.map((r) => `| ${r.metric} | ${r.unit} | ${r.threads} | ${fmt(r.wasm)} | ${fmt(r.native)} | ${ratio(r).toFixed(3)}x |`);
-  return [head, "|---|---|---|---|---|---|", ...lines].join("\n");
+  const lines = rows.map((r) =>
+    `| ${r.metric} | ${r.unit} | ${r.threads} | ${fmt(r.wasm)} | ${fmt(r.native)} | ${ratio(r).toFixed(3)}x |` +
+    (avx2 ? (r.nativeAvx2 === undefined ? " | |" : ` ${fmt(r.nativeAvx2)} | ${ratio(r, r.nativeAvx2).toFixed(3)}x |`) : "")
+  );
+  return [head, `|---|---|---|---|---|---|${avx2 ? "---|---|" : ""}`, ...lines].join("\n");
 }
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");

@@ -3,9 +3,9 @@
 import { spawn } from "node:child_process";
 import { Rng } from "../engine/ts/tiny-model/random.ts";
 
-export function sh(cmd: string, args: string[]): Promise<string> {
+export function sh(cmd: string, args: string[], env?: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
+    const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
     let out = "";
     p.stdout.on("data", (d) => (out += d));
     p.on("error", reject);

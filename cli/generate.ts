@@ -1,13 +1,13 @@
 /**
  * `generate --model REF [--mmproj REF] [--offline] [--image FILE]... [--prompt TEXT] [--raw]
- *  [--downsample-mode 16x|4x] [--max-slice-nums N] [--no-image-id] [--vision-weights as-is|q8_0] [--think]
- *  [--temp T] [--seed S] [--max-tokens N] [--threads N] [--ctx-size N] [--stop S]... [--json]`
+ *  [--downsample-mode 16x|4x] [--max-slice-nums N] [--no-image-id] [--vision-weights q8_0|as-is] [--think]
+ *  [--temp T] [--seed S] [--max-tokens N] [--threads N] [--simd auto|relaxed|simd128] [--ctx-size N] [--stop S]... [--json]`
  * Without --raw the prompt (after the images) is one user message rendered with the model's
  * chat template; --raw sends the prompt text as-is (no images).
  */
 
 import { parseArgs } from "node:util";
-import { Engine } from "../engine/ts/engine.ts";
+import { Engine, type EngineOptions } from "../engine/ts/engine.ts";
 import { InvalidRequestError } from "../engine/ts/errors.ts";
 import { generate, type Generation } from "../engine/ts/generate.ts";
 import { type ContentPart, MiniCPMV } from "../engine/ts/minicpmv.ts";
@@ -26,7 +26,7 @@ export async function run(args: string[]): Promise<number> {
       "downsample-mode": { type: "string", default: "16x" },
       "max-slice-nums": { type: "string", default: "9" },
       "no-image-id": { type: "boolean", default: false },
-      "vision-weights": { type: "string", default: "as-is" },
+      "vision-weights": { type: "string", default: "q8_0" },
       think: { type: "boolean", default: false },
       temp: { type: "string", default: "0.8" },
       seed: { type: "string" },
@@ -35,6 +35,7 @@ export async function run(args: string[]): Promise<number> {
       "ctx-size": { type: "string", short: "c", default: "4096" },
       stop: { type: "string", multiple: true },
       json: { type: "boolean", default: false },
+      simd: { type: "string", default: "auto" },
       verbose: { type: "boolean", default: false },
       offline: { type: "boolean", default: false },
     },
@@ -50,7 +51,7 @@ export async function run(args: string[]): Promise<number> {
   if (images.length && !v.mmproj) throw new InvalidRequestError("--image needs --mmproj FILE", "mmproj");
   if (images.length && v.raw) throw new InvalidRequestError("--image cannot be used with --raw", "raw");
 
-  const engine = await Engine.create({ threads: num(v.threads, "threads"), logLevel: v.verbose ? "info" : "error" });
+  const engine = await Engine.create({ threads: num(v.threads, "threads"), simd: v.simd as EngineOptions["simd"], logLevel: v.verbose ? "info" : "error" });
   try {
     const visionWeights = v["vision-weights"];
     if (visionWeights !== "as-is" && visionWeights !== "q8_0") throw new InvalidRequestError("--vision-weights must be as-is or q8_0", "vision-weights");
@@ -105,6 +106,7 @@ export async function run(args: string[]): Promise<number> {
         },
         images: plans,
         timings: { prompt_ms: +r.timings.promptMs.toFixed(1), generate_ms: +r.timings.generateMs.toFixed(1) },
+        simd: engine.simd,
       }));
     }
   } finally {

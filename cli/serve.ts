@@ -1,7 +1,7 @@
 /**
  * `serve [--model REF] [--mmproj REF] [--offline] [--host H] [--port P] [--threads N] [--ctx-size N]
  *  [--parallel N] [--queue N] [--api-key KEY] [--cors-origin O]... [--media-dir DIR]
- *  [--model-name ID] [--vision-weights as-is|q8_0] [--no-newline-repair]`
+ *  [--model-name ID] [--vision-weights q8_0|as-is] [--simd auto|relaxed|simd128] [--no-newline-repair]`
  * OpenAI- and Ollama-compatible HTTP server. REF: a path, a split set's first shard, an http(s)
  * URL, hf:owner/repo/file.gguf or owner/repo:QUANT; without --model the official MiniCPM-V 4.6
  * pair is downloaded (once, into the model cache). Every flag has an environment variable
@@ -9,6 +9,7 @@
  */
 
 import { parseArgs } from "node:util";
+import type { EngineOptions } from "../engine/ts/engine.ts";
 import { InvalidRequestError } from "../engine/ts/errors.ts";
 import { onStopSignal, serveHttp } from "../engine/ts/platform.ts";
 import { createApp } from "../routes/app.ts";
@@ -22,6 +23,7 @@ const FLAGS = {
   host: { type: "string", default: "127.0.0.1" },
   port: { type: "string", default: "8080" },
   threads: { type: "string", short: "t" },
+  simd: { type: "string", default: "auto" },
   "ctx-size": { type: "string", short: "c", default: "8192" },
   parallel: { type: "string", default: "2" },
   queue: { type: "string", default: "16" },
@@ -29,7 +31,7 @@ const FLAGS = {
   "cors-origin": { type: "string", multiple: true },
   "media-dir": { type: "string" },
   "model-name": { type: "string" },
-  "vision-weights": { type: "string", default: "as-is" },
+  "vision-weights": { type: "string", default: "q8_0" },
   "no-newline-repair": { type: "boolean", default: false },
   "max-body-mb": { type: "string", default: "50" },
   "max-images": { type: "string", default: "16" },
@@ -84,6 +86,7 @@ export async function run(args: string[]): Promise<number> {
       contextSize,
     },
     threads: int(v.threads, "threads", 1, 64),
+    simd: v.simd as EngineOptions["simd"], // checked by Engine.create
     parallel,
     queue: int(v.queue, "queue", 0, 10_000)!,
     modelId: v["model-name"] ?? modelIdOf(files.model.source as string),

@@ -3,7 +3,7 @@
  * metrics, and recovery from an engine crash (the next request reloads the model).
  */
 
-import { Engine } from "../engine/ts/engine.ts";
+import { Engine, type EngineOptions } from "../engine/ts/engine.ts";
 import type { GenerationResult } from "../engine/ts/generate.ts";
 import { MiniCPMV } from "../engine/ts/minicpmv.ts";
 import type { LoadOptions } from "../engine/ts/minicpmv.ts";
@@ -12,6 +12,8 @@ import { HttpError } from "./errors.ts";
 export interface ServiceOptions {
   load: LoadOptions;
   threads?: number;
+  /** which wasm build (see EngineOptions.simd) */
+  simd?: EngineOptions["simd"];
   /** requests generating together (llama.cpp sequences) */
   parallel: number;
   /** requests waiting beyond `parallel` before the server answers 429 */
@@ -78,7 +80,7 @@ export class ModelService {
     this.state = "loading";
     const o = this.options;
     const load = (async () => {
-      const engine = await Engine.create({ threads: o.threads, logLevel: o.logLevel ?? "error" });
+      const engine = await Engine.create({ threads: o.threads, simd: o.simd, logLevel: o.logLevel ?? "error" });
       try {
         const mm = await MiniCPMV.load(engine, { ...o.load, sequences: o.parallel });
         this.state = "ready";

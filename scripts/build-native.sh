@@ -3,21 +3,28 @@
 # (tests/oracle/*.cpp), the correctness oracle for the WASM engine. Two cached stages outside the
 # checkout: the llama.cpp build (keyed by source, patches, flags, compiler, CPU) and the
 # reference programs (keyed by that and their sources). Prints the directory of the binaries.
+# MCE_NATIVE_CPU=avx2 builds for AVX2/FMA/F16C only instead of this CPU's best (the bench's
+# second native baseline on machines with AVX-512).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 command -v cmake >/dev/null || apt_install cmake
 command -v g++ >/dev/null || apt_install g++
-ensure_llama_source
+ensure_llama_source pristine
 
+case "${MCE_NATIVE_CPU:-native}" in
+  native) CPU_ARGS=(-DGGML_NATIVE=ON) ;;
+  avx2) CPU_ARGS=(-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON) ;;
+  *) die "MCE_NATIVE_CPU must be native or avx2" ;;
+esac
 CMAKE_ARGS=(
-  -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=ON -DGGML_OPENMP=OFF -DLLAMA_OPENSSL=OFF
+  -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF "${CPU_ARGS[@]}" -DGGML_OPENMP=OFF -DLLAMA_OPENSSL=OFF
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_UI=OFF
 )
 TARGETS=(llama mtmd llama-bench llama-gguf-split)
 
 # ---- stage 1: llama.cpp (GGML_NATIVE: the key includes this CPU's flags) -------------------
-LIBS_KEY="$(cd "$ROOT" && hash_inputs engine/wasm/patches/*.patch "$LLAMA_COMMIT" \
+LIBS_KEY="$(cd "$ROOT" && hash_inputs "$LLAMA_COMMIT" \
   "$(g++ --version | sed -n 1p)" "${CMAKE_ARGS[*]}" "${TARGETS[*]}" "$(grep -m1 '^flags' /proc/cpuinfo)")"
 LIBS="$CACHE_DIR/native-libs-$LIBS_KEY"
 if [ ! -f "$LIBS/.done" ]; then
@@ -49,6 +56,6 @@ if [ ! -x "$OUT/bin/resize" ]; then
   rm -rf "$OUT" && mv "$TMP" "$OUT"
 fi
 touch "$LIBS" "$OUT" # most recently used
-prune_cache "native-libs-????????????????" 2
-prune_cache "native-????????????????" 3
+prune_cache "native-libs-????????????????" 3
+prune_cache "native-????????????????" 4
 echo "$OUT/bin"

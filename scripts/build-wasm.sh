@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Builds llama.cpp + mtmd + engine/wasm/glue.cpp to multithreaded WASM SIMD, in two cached
 # stages outside the checkout: the llama.cpp static libraries (keyed by source, patches, flags,
-# toolchain) and the final link (keyed by the libraries, the glue and the link flags). The
-# result is copied to dist/wasm/. Same inputs give a byte-identical .wasm.
+# toolchain) and the final link (keyed by the libraries, the glue and the link flags). Two
+# builds: the plain SIMD128 one in dist/wasm/ (every runtime) and one with relaxed-SIMD 8-bit dot
+# products in dist/wasm/relaxed/ (picked at load where the runtime has them, see
+# engine/ts/wasm/module.ts). Same inputs give a byte-identical .wasm.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 command -v emcc >/dev/null || apt_install emscripten
+# relaxed SIMD needs clang >= 16; emscripten 3.1.6 is Debian's clang 14, so that build uses clang 19
+command -v clang-19 >/dev/null && command -v wasm-ld-19 >/dev/null || apt_install clang-19 lld-19
 EMCC_VERSION="$(emcc --version | sed -n 1p)" # sed reads to the end: no SIGPIPE under pipefail
 ensure_llama_source
 export NODE_PATH=/usr/share/nodejs # emscripten's JS optimizer needs Debian's acorn
@@ -35,58 +39,73 @@ LINK_FLAGS=(
   -sEXPORTED_RUNTIME_METHODS=FS,UTF8ToString,stringToUTF8,lengthBytesUTF8
 )
 
-# ---- stage 1: llama.cpp static libraries -------------------------------------------------
-LIBS_KEY="$(cd "$ROOT" && hash_inputs engine/wasm/xxhash-scalar.h engine/wasm/patches/*.patch \
-  "$LLAMA_COMMIT" "$EMCC_VERSION" "$COMPILE_FLAGS" "${CMAKE_ARGS[*]}" "source paths mapped")"
-LIBS="$CACHE_DIR/wasm-libs-$LIBS_KEY"
-if [ ! -f "$LIBS/.done" ]; then
-  log "compiling llama.cpp for wasm (key $LIBS_KEY); about 5 minutes on 2 cores"
-  start=$(date +%s)
-  mkdir -p "$LIBS"
-  emcmake cmake -S "$LLAMA_SRC" -B "$LIBS" "${CMAKE_ARGS[@]}" \
-    -DCMAKE_C_FLAGS="$COMPILE_FLAGS $PATH_FLAGS $C_ONLY_FLAGS" -DCMAKE_CXX_FLAGS="$COMPILE_FLAGS $PATH_FLAGS" \
-    > "$LIBS/configure.log" 2>&1 \
-    || { tail -30 "$LIBS/configure.log" >&2; die "configure failed"; }
-  # Without EMSCRIPTEN_SYSTEM_PROCESSOR=wasm32 ggml silently takes its generic (slow) CPU path.
-  grep -q "Wasm detected" "$LIBS/configure.log" || die "ggml did not select its wasm CPU path"
-  cmake --build "$LIBS" -j"$(nproc)" --target llama mtmd > "$LIBS/build.log" 2>&1 \
-    || { grep -E "error" "$LIBS/build.log" | head -30 >&2; die "compile failed"; }
-  touch "$LIBS/.done"
-  log "compiled in $(( $(date +%s) - start )) s"
-fi
+# Usage: build_variant DEST EXTRA_COMPILE_FLAGS [clang version suffix]
+build_variant() {
+  local dest=$1 compile_flags="$COMPILE_FLAGS${2:+ $2}" clang=${3:-} toolchain="$EMCC_VERSION"
+  if [ -n "$clang" ]; then
+    # emscripten runs clang-$EM_CLANG_ADD_VERSION, wasm-ld-$EM_LLVM_ADD_VERSION etc. from /usr/bin
+    export EM_CLANG_ADD_VERSION=$clang EM_LLVM_ADD_VERSION=$clang
+    toolchain="$toolchain $(clang-"$clang" --version | sed -n 1p)"
+  else
+    unset EM_CLANG_ADD_VERSION EM_LLVM_ADD_VERSION
+  fi
 
-# ---- stage 2: link with the glue -----------------------------------------------------------
+  # ---- stage 1: llama.cpp static libraries -----------------------------------------------
+  local libs_key libs
+  libs_key="$(cd "$ROOT" && hash_inputs engine/wasm/xxhash-scalar.h engine/wasm/patches/*.patch \
+    "$LLAMA_COMMIT" "$toolchain" "$compile_flags" "${CMAKE_ARGS[*]}" "source paths mapped")"
+  libs="$CACHE_DIR/wasm-libs-$libs_key"
+  if [ ! -f "$libs/.done" ]; then
+    log "compiling llama.cpp for wasm (key $libs_key, $2); about 5 minutes on 2 cores"
+    local start=$(date +%s)
+    mkdir -p "$libs"
+    emcmake cmake -S "$LLAMA_SRC" -B "$libs" "${CMAKE_ARGS[@]}" \
+      -DCMAKE_C_FLAGS="$compile_flags $PATH_FLAGS $C_ONLY_FLAGS" -DCMAKE_CXX_FLAGS="$compile_flags $PATH_FLAGS" \
+      > "$libs/configure.log" 2>&1 \
+      || { tail -30 "$libs/configure.log" >&2; die "configure failed"; }
+    # Without EMSCRIPTEN_SYSTEM_PROCESSOR=wasm32 ggml silently takes its generic (slow) CPU path.
+    grep -q "Wasm detected" "$libs/configure.log" || die "ggml did not select its wasm CPU path"
+    cmake --build "$libs" -j"$(nproc)" --target llama mtmd > "$libs/build.log" 2>&1 \
+      || { grep -E "error" "$libs/build.log" | head -30 >&2; die "compile failed"; }
+    touch "$libs/.done"
+    log "compiled in $(( $(date +%s) - start )) s"
+  fi
+
+  # ---- stage 2: link with the glue ---------------------------------------------------------
+  local key out
+  key="$(cd "$ROOT" && hash_inputs engine/wasm/glue.cpp engine/wasm/common-strings.cpp "$libs_key" "${LINK_FLAGS[*]}" "${COMMON_SOURCES[*]}")"
+  out="$CACHE_DIR/wasm-$key"
+  if [ ! -f "$out/minicpmv-edge.wasm" ]; then
+    log "linking wasm (key $key); about 2 minutes"
+    local start=$(date +%s) tmp="$out.tmp" common_files=() archives
+    rm -rf "$tmp" && mkdir -p "$tmp"
+    archives=$(find "$libs" -name '*.a' | sort)
+    for f in "${COMMON_SOURCES[@]}"; do common_files+=("$LLAMA_SRC/common/$f.cpp"); done
+    em++ $compile_flags $PATH_FLAGS -O3 -I"$LLAMA_SRC/include" -I"$LLAMA_SRC/ggml/include" -I"$LLAMA_SRC/tools/mtmd" \
+      -I"$LLAMA_SRC/common" -I"$LLAMA_SRC/vendor" \
+      "$ROOT/engine/wasm/glue.cpp" "$ROOT/engine/wasm/common-strings.cpp" \
+      "${common_files[@]}" \
+      -Wl,--start-group $archives -Wl,--end-group \
+      "${LINK_FLAGS[@]}" -o "$tmp/minicpmv-edge.mjs" > "$tmp/link.log" 2>&1 \
+      || { tail -30 "$tmp/link.log" >&2; die "link failed"; }
+    rm "$tmp/link.log"
+    echo "$key" > "$tmp/build-key"
+    rm -rf "$out" && mv "$tmp" "$out"
+    log "linked in $(( $(date +%s) - start )) s: $(du -h "$out/minicpmv-edge.wasm" | cut -f1)"
+  fi
+
+  if ! cmp -s "$out/build-key" "$dest/build-key" 2>/dev/null; then
+    mkdir -p "$dest" && rm -f "$dest"/minicpmv-edge.* "$dest/build-key" && cp "$out"/* "$dest/"
+  fi
+  # Not part of the emscripten output: copied on every run so edits need no rebuild.
+  cp "$ROOT/engine/wasm/pthread-bootstrap.cjs" "$dest/"
+  touch "$libs" "$out" # most recently used
+}
+
 # llama.cpp's JSON-schema -> grammar converter (common/ is not in the libraries above)
 COMMON_SOURCES=(json-schema-to-grammar json-schema json trie unicode)
-KEY="$(cd "$ROOT" && hash_inputs engine/wasm/glue.cpp engine/wasm/common-strings.cpp "$LIBS_KEY" "${LINK_FLAGS[*]}" "${COMMON_SOURCES[*]}")"
-OUT="$CACHE_DIR/wasm-$KEY"
-DEST="$ROOT/dist/wasm"
-if [ ! -f "$OUT/minicpmv-edge.wasm" ]; then
-  log "linking wasm (key $KEY); about 2 minutes"
-  start=$(date +%s)
-  TMP="$OUT.tmp" && rm -rf "$TMP" && mkdir -p "$TMP"
-  libs=$(find "$LIBS" -name '*.a' | sort)
-  common_files=()
-  for f in "${COMMON_SOURCES[@]}"; do common_files+=("$LLAMA_SRC/common/$f.cpp"); done
-  em++ $COMPILE_FLAGS $PATH_FLAGS -O3 -I"$LLAMA_SRC/include" -I"$LLAMA_SRC/ggml/include" -I"$LLAMA_SRC/tools/mtmd" \
-    -I"$LLAMA_SRC/common" -I"$LLAMA_SRC/vendor" \
-    "$ROOT/engine/wasm/glue.cpp" "$ROOT/engine/wasm/common-strings.cpp" \
-    "${common_files[@]}" \
-    -Wl,--start-group $libs -Wl,--end-group \
-    "${LINK_FLAGS[@]}" -o "$TMP/minicpmv-edge.mjs" > "$TMP/link.log" 2>&1 \
-    || { tail -30 "$TMP/link.log" >&2; die "link failed"; }
-  rm "$TMP/link.log"
-  echo "$KEY" > "$TMP/build-key"
-  rm -rf "$OUT" && mv "$TMP" "$OUT"
-  log "linked in $(( $(date +%s) - start )) s: $(du -h "$OUT/minicpmv-edge.wasm" | cut -f1)"
-fi
-
-if ! cmp -s "$OUT/build-key" "$DEST/build-key" 2>/dev/null; then
-  rm -rf "$DEST" && mkdir -p "$DEST" && cp "$OUT"/* "$DEST/"
-fi
-touch "$LIBS" "$OUT" # most recently used
-prune_cache "wasm-libs-????????????????" 2
-prune_cache "wasm-????????????????" 3
-# Not part of the emscripten output: copied on every run so edits need no rebuild.
-cp "$ROOT/engine/wasm/pthread-bootstrap.cjs" "$DEST/"
-echo "$DEST"
+build_variant "$ROOT/dist/wasm" ""
+build_variant "$ROOT/dist/wasm/relaxed" "-mrelaxed-simd" 19
+prune_cache "wasm-libs-????????????????" 4
+prune_cache "wasm-????????????????" 6
+echo "$ROOT/dist/wasm"

@@ -23,10 +23,14 @@ ensure_npm_deps() {
   fi
 }
 
-# Sets LLAMA_SRC: the pinned source with our patch series applied, keyed by the patches.
+# Sets LLAMA_SRC: the pinned source with our patch series applied, keyed by the patches; with
+# "pristine", without them (the native build: every patch only changes what wasm compiles, so
+# native llama.cpp stays upstream's, an independent oracle that no patch edit rebuilds).
 ensure_llama_source() {
   ensure_npm_deps
-  LLAMA_SRC="$CACHE_DIR/llama.cpp-${LLAMA_COMMIT:0:10}-$(cd "$ROOT" && hash_inputs engine/wasm/patches/*.patch)"
+  local patches=("$PATCHES_DIR"/*.patch)
+  [ "${1:-}" = pristine ] && patches=()
+  LLAMA_SRC="$CACHE_DIR/llama.cpp-${LLAMA_COMMIT:0:10}-$(cd "$ROOT" && hash_inputs "${patches[@]/#$ROOT\//}")"
   [ -f "$LLAMA_BUNDLE" ] || die "missing $LLAMA_BUNDLE (npm install node-llama-cpp@3.22.1)"
   if [ ! -f "$LLAMA_SRC/.mce-ok" ]; then
     log "extracting llama.cpp $LLAMA_COMMIT from the node-llama-cpp bundle"
@@ -35,7 +39,7 @@ ensure_llama_source() {
     local head; head="$(git -C "$LLAMA_SRC" rev-parse HEAD)"
     [ "$head" = "$LLAMA_COMMIT" ] || die "bundle holds llama.cpp $head, expected $LLAMA_COMMIT"
     local p
-    for p in "$PATCHES_DIR"/*.patch; do
+    for p in "${patches[@]}"; do
       [ -e "$p" ] || continue
       git -C "$LLAMA_SRC" apply "$p" || die "patch $(basename "$p") does not apply"
     done

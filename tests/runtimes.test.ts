@@ -17,6 +17,8 @@ async function cliTokens(runtime: RuntimeName, extra: string[] = ["--raw"]): Pro
   assert.equal(r.code, 0, `${runtime} failed: ${r.stderr}`);
   const out = JSON.parse(r.stdout);
   assert.equal(out.usage.completion_tokens, out.tokens.length);
+  // every runtime here runs the relaxed-SIMD build (Node 20 after setting its V8 flag)
+  assert.equal(out.simd, "relaxed", runtime);
   return out.tokens;
 }
 
@@ -40,5 +42,6 @@ test("the browser build in headless Chromium generates the same tokens as Node",
   const page = await browserRun([models().llm, PROMPT, String(N)]);
   assert.equal(page.crossOriginIsolated, true, "COOP/COEP must make the page cross-origin isolated");
   assert.equal(page.threads, 2);
+  assert.equal(page.simd, "relaxed", "Chromium has relaxed SIMD");
   assert.deepEqual(page.tokens, JSON.parse(node.stdout).tokens);
 });

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { after, before, test } from "node:test";
 import { Engine, EngineError, InvalidRequestError } from "../mod.ts";
 import { VisionModel } from "../engine/ts/vision/vision-model.ts";
+import { rowCosines } from "../engine/ts/vision/similarity.ts";
 import { Rng } from "../engine/ts/tiny-model/random.ts";
 import { TINY_VISION, visionMetadata, visionTensors } from "../engine/ts/tiny-model/generate.ts";
 import { TensorType } from "../engine/ts/gguf/format.ts";
@@ -89,35 +90,36 @@ test("16x on a 4x-only file and bad tiles give clear errors", async () => {
   assert.equal((await v16.encodeTile(randomTile(448, 448, 2), "16x")).length, 64 * v16.info.nEmbd);
 });
 
-/** The smallest cosine similarity between corresponding rows (tokens) of two embedding sets. */
-function minRowCosine(a: Float32Array, b: Float32Array, width: number): number {
-  let min = 1;
-  for (let r = 0; r < a.length / width; r++) {
-    let dot = 0, aa = 0, bb = 0;
-    for (let i = r * width; i < (r + 1) * width; i++) [dot, aa, bb] = [dot + a[i] * b[i], aa + a[i] ** 2, bb + b[i] ** 2];
-    min = Math.min(min, dot / Math.sqrt(aa * bb));
-  }
-  return min;
-}
 
-// Open item of #6: on the converted file WASM and native differ by 1.3e-2 max relative error
-// (min token cosine 0.99987), far above the F32/F16 paths; not yet explained, so not asserted here.
-test("Q8_0 vision weights: converted once and reused, embeddings close to F16", async () => {
+// Q8_0 weights re-quantise every activation to 8 bits, which turns float rounding differences
+// (x86 vs wasm summation order) into whole quantisation steps: native llama.cpp with and without
+// AVX differs as much on the same converted file (1.8e-2 max relative on the real-shape mmproj).
+// So WASM vs native on converted weights is held to cosine, not to the 1e-3 of the F32/F16 paths.
+const Q8_NATIVE_COSINE = 0.999;
+const Q8_TO_F16_COSINE = 0.999;
+
+test("Q8_0 vision weights: converted once and reused, close to F16 and equal to native on the same file", async () => {
   // an F16 mmproj whose ffn_down rows (100) are not a multiple of 32: those become F32
   const shape = { ...TINY_VISION, ff: 100, matrixType: TensorType.F16 };
   const f16 = `${dir}/tiny-f16.gguf`;
   await writeGguf(await createFileSink(f16), visionMetadata(shape, 64, "16x", "f16"), visionTensors(shape, 64, "16x", 5));
   const converted = `${dir}/converted`;
-  const q8 = await VisionModel.load(engine, f16, { weights: "q8_0", convertedDir: converted });
+  const q8 = await VisionModel.load(engine, f16, { convertedDir: converted }); // q8_0 is the default
   const [file] = readdirSync(converted);
   const made = statSync(`${converted}/${file}`).mtimeMs;
-  const fp = await VisionModel.load(engine, f16);
+  const fp = await VisionModel.load(engine, f16, { weights: "as-is" });
   const tile = randomTile(448, 448, 21);
-  for (const mode of ["16x", "4x"] as const) {
+  for (const [mode, merge] of [["16x", 4], ["4x", 2]] as const) {
     const wasm = await q8.encodeTile(tile, mode);
-    const toF16 = minRowCosine(wasm, await fp.encodeTile(tile, mode), q8.info.nEmbd);
-    assert.ok(toF16 > 0.999, `${mode}: cosine to F16 ${toF16}`);
+    const toF16 = rowCosines(wasm, await fp.encodeTile(tile, mode), q8.info.nEmbd).min;
+    assert.ok(toF16 > Q8_TO_F16_COSINE, `${mode}: cosine to F16 ${toF16}`);
+    const native = await nativeEncode(`${converted}/${file}`, tile, merge);
+    const toNative = rowCosines(wasm, native.embd, q8.info.nEmbd).min;
+    assert.ok(toNative > Q8_NATIVE_COSINE, `${mode}: cosine to native on the Q8_0 file ${toNative}`);
   }
   await VisionModel.load(engine, f16, { weights: "q8_0", convertedDir: converted });
   assert.equal(statSync(`${converted}/${file}`).mtimeMs, made, "the converted file is reused");
+  // a file without F16 matrices (the tiny F32 mmproj) is loaded as it is
+  await VisionModel.load(engine, models().mmproj16x, { convertedDir: `${dir}/unused` });
+  assert.throws(() => statSync(`${dir}/unused`), "nothing converted");
 });

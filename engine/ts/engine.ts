@@ -7,6 +7,7 @@ import { AbortError, EngineError, InvalidRequestError } from "./errors.ts";
 import { hardwareConcurrency, type Port, startWorker } from "./platform.ts";
 import type { RpcResponse } from "./rpc.ts";
 import { transferables } from "./rpc.ts";
+import type { SimdLevel } from "./wasm/module.ts";
 import type { WorkerMethods } from "./worker.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "none";
@@ -17,6 +18,11 @@ export interface EngineOptions {
   threads?: number;
   /** directory holding minicpmv-edge.{mjs,wasm} (default: dist/wasm of this package) */
   wasmDir?: string | URL;
+  /**
+   * "auto" (default): the relaxed-SIMD build (`relaxed/` in wasmDir) where the runtime supports
+   * it, else the plain SIMD128 build; or force one of them
+   */
+  simd?: SimdLevel | "auto";
   /** llama.cpp log messages at or above this level are printed (default "warn") */
   logLevel?: LogLevel;
   /** where engine log lines go (default: console.error) */
@@ -42,11 +48,16 @@ export class Engine {
   private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private failure: Error | undefined;
 
+  /** the build in use, known once create() resolves */
+  simd: SimdLevel = "simd128";
+
   private constructor(private port: Port, readonly threads: number) {}
 
   static async create(options: EngineOptions = {}): Promise<Engine> {
     const threads = Math.max(1, Math.floor(options.threads ?? hardwareConcurrency()));
     if (threads > 64) throw new InvalidRequestError("threads must be at most 64", "threads");
+    const simd = options.simd ?? "auto";
+    if (!["auto", "relaxed", "simd128"].includes(simd)) throw new InvalidRequestError("simd must be auto, relaxed or simd128", "simd");
     const port = await startWorker(workerUrl());
     const engine = new Engine(port, threads);
     const onLog = options.onLog ?? ((line: string) => console.error(line));
@@ -54,7 +65,8 @@ export class Engine {
     port.onError((err) => engine.fail(new EngineError(`engine worker failed: ${err.message}`, "engine_crashed")));
     const wasmDir = new URL(options.wasmDir ?? defaultWasmDir(), import.meta.url);
     if (!wasmDir.href.endsWith("/")) wasmDir.href += "/";
-    await engine.call("init", wasmDir.href, threads, LOG_LEVELS[options.logLevel ?? "warn"]);
+    const r = await engine.call("init", wasmDir.href, simd, threads, LOG_LEVELS[options.logLevel ?? "warn"]);
+    engine.simd = r.simd;
     return engine;
   }
 

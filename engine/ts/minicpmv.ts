@@ -70,7 +70,7 @@ export interface LoadOptions {
   offline?: boolean;
   onProgress?: ResolveOptions["onProgress"];
   signal?: AbortSignal;
-  /** vision weights: "as-is" (default) or "q8_0" (converted once, much faster in WASM) */
+  /** vision weights: "q8_0" (default for paths: F16 matrices converted once, ~5x faster in WASM) or "as-is" */
   visionWeights?: "as-is" | "q8_0";
   /** context tokens (default 4096) */
   contextSize?: number;

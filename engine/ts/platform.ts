@@ -104,6 +104,25 @@ export async function readBytes(url: URL): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
+/**
+ * Whether this runtime can run the relaxed-SIMD build (relaxed 8-bit dot products). Node.js 20's
+ * V8 has the feature behind a flag, set here for the whole process (workers included); Deno,
+ * Bun and current browsers have it on by default.
+ */
+export async function relaxedSimdSupported(): Promise<boolean> {
+  if (WebAssembly.validate(RELAXED_DOT_PROBE)) return true;
+  if (runtime !== "node") return false;
+  const v8 = await import("node:v8");
+  v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
+  return WebAssembly.validate(RELAXED_DOT_PROBE);
+}
+
+// (func (param v128 v128) (result v128) local.get 0 local.get 1 i16x8.relaxed_dot_i8x16_i7x16_s)
+const RELAXED_DOT_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 7, 1, 96, 2, 123, 123, 1, 123, 3, 2, 1, 0,
+  10, 11, 1, 9, 0, 32, 0, 32, 1, 253, 146, 2, 11,
+]);
+
 /** The message channel of a worker, the same shape on every runtime. */
 export interface Port {
   postMessage(msg: unknown, transfer?: Transferable[]): void;

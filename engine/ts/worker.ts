@@ -9,7 +9,7 @@ import { openSyncReader, parentPort, type SyncReader } from "./platform.ts";
 import type { RpcRequest, RpcResponse } from "./rpc.ts";
 import { transferables } from "./rpc.ts";
 import { type Ptr, type SamplerParams, WasmApi } from "./wasm/api.ts";
-import { instantiate } from "./wasm/module.ts";
+import { instantiate, type SimdLevel } from "./wasm/module.ts";
 
 export interface ContextOptions {
   nCtx: number;
@@ -78,13 +78,13 @@ function need(): WasmApi {
 }
 
 const methods = {
-  async init(wasmDir: string, threads: number, logLevel: number) {
+  async init(wasmDir: string, simd: SimdLevel | "auto", threads: number, logLevel: number) {
     threadCount = threads;
-    const m = await instantiate(new URL(wasmDir), threads, (line) => port.postMessage({ id: -1, log: line }));
+    const { module: m, simd: level } = await instantiate(new URL(wasmDir), simd, threads, (line) => port.postMessage({ id: -1, log: line }));
     m.onAbort = (what: unknown) => (dead = String(what));
     api = new WasmApi(m);
     api.init(logLevel);
-    return { threads };
+    return { threads, simd: level };
   },
 
   async loadModel(files: { name: string; file: string | Blob }[]) {

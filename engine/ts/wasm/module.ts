@@ -4,14 +4,35 @@
  * where it expects CommonJS globals; pthread workers start from pthread-bootstrap.cjs there.
  */
 
-import { isServerRuntime, readBytes } from "../platform.ts";
+import { InvalidRequestError } from "../errors.ts";
+import { isServerRuntime, readBytes, relaxedSimdSupported } from "../platform.ts";
 
 // deno-lint-ignore no-explicit-any
 export type EmModule = any;
 
 export const WASM_BASENAME = "minicpmv-edge";
 
-export async function instantiate(wasmDir: URL, threads: number, print: (line: string) => void): Promise<EmModule> {
+/** "relaxed": the build in `relaxed/` with relaxed-SIMD 8-bit dot products; "simd128": the plain one. */
+export type SimdLevel = "relaxed" | "simd128";
+
+/** The relaxed build where the runtime supports it (and it was built), else the plain build. */
+async function pickBuild(wasmDir: URL, want: SimdLevel | "auto") {
+  if (want !== "simd128" && await relaxedSimdSupported()) {
+    const dir = new URL("relaxed/", wasmDir);
+    const wasm = await readBytes(new URL(`${WASM_BASENAME}.wasm`, dir)).catch(() => undefined);
+    if (wasm) return { dir, simd: "relaxed" as const, wasm };
+  }
+  if (want === "relaxed") throw new InvalidRequestError("no relaxed-SIMD build for this runtime", "simd");
+  return { dir: wasmDir, simd: "simd128" as const, wasm: await readBytes(new URL(`${WASM_BASENAME}.wasm`, wasmDir)) };
+}
+
+export async function instantiate(
+  root: URL,
+  want: SimdLevel | "auto",
+  threads: number,
+  print: (line: string) => void,
+): Promise<{ module: EmModule; simd: SimdLevel }> {
+  const { dir: wasmDir, simd, wasm: wasmBinary } = await pickBuild(root, want);
   const mainScript = new URL(`${WASM_BASENAME}.mjs`, wasmDir);
   if (isServerRuntime) {
     const { createRequire } = await import("node:module");
@@ -22,8 +43,7 @@ export async function instantiate(wasmDir: URL, threads: number, print: (line: s
     g.global ??= globalThis;
   }
   const { default: createModule } = await import(mainScript.href);
-  const wasmBinary = await readBytes(new URL(`${WASM_BASENAME}.wasm`, wasmDir));
-  return await createModule({
+  const module = await createModule({
     wasmBinary,
     mainScriptUrlOrBlob: mainScript.href,
     // ggml's persistent pool holds threads-1 workers; a vision encode may start as many again.
@@ -35,6 +55,7 @@ export async function instantiate(wasmDir: URL, threads: number, print: (line: s
     print,
     printErr: print,
   });
+  return { module, simd };
 }
 
 function pathOf(url: URL): string {
