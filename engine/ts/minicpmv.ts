@@ -116,7 +116,7 @@ export class MiniCPMV {
       mmprojSource = singleFile((await resolveModelRef(o.mmproj as string, download, "mmproj")).source);
     }
     // refuse what cannot fit the wasm address space before loading a byte
-    // (each header is read once: the real model's takes ~0.5 s to parse)
+    // (each header is read once, lean: see ReadOptions)
     const modelIn = await inspectModelSource(modelSource, "llm");
     const mmprojFiles = mmprojSource ? (await inspectModelSource(mmprojSource, "mmproj")).files : undefined;
     checkMemoryBudget({ model: modelIn.files, mmproj: mmprojFiles, contextSize: o.contextSize, batchSize: o.batchSize });

@@ -80,7 +80,7 @@ export class Model {
     return await Model.loadInspected(engine, await inspectModelSource(source, "llm"));
   }
 
-  /** Loads what inspectModelSource validated, without reading its headers again (~0.5 s each on a real model). */
+  /** Loads what inspectModelSource validated, without reading its headers again. */
   static async loadInspected(engine: Engine, { files: set, inputs }: Inspected): Promise<Model> {
     checkMemoryBudget({ model: set });
     const r = await engine.call("loadModel", inputs);
