@@ -67,6 +67,16 @@ test("reader reads what the writer wrote", async () => {
   assert.deepEqual(new Float32Array(bytes.slice().buffer), data);
 });
 
+test("a lean read passes over the vocabulary and merges and agrees on the rest", async () => {
+  const full = await readGgufHeader((await openFile(models().llm))!);
+  const lean = await readGgufHeader((await openFile(models().llm))!, { lean: true });
+  const long = [...full.metadata].filter(([, v]) => Array.isArray(v) && v.length > 4096);
+  assert.deepEqual(long.map(([k]) => k), ["tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "tokenizer.ggml.merges"]);
+  assert.deepEqual([...lean.skipped!], long.map(([k, v]) => [k, (v as unknown[]).length]));
+  assert.deepEqual([...lean.metadata], [...full.metadata].filter(([k]) => !lean.skipped!.has(k)));
+  assert.deepEqual([lean.tensors, lean.dataOffset, lean.dataSize], [full.tensors, full.dataOffset, full.dataSize]);
+});
+
 test("not a GGUF file", async () => {
   const path = `${dir}/notes.txt.gguf`;
   writeFileSync(path, "this is not a model\n".repeat(10));

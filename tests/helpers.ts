@@ -139,7 +139,9 @@ export function maxRelativeError(a: Float32Array, b: Float32Array): number {
 }
 
 /** Runs tests/browser/page.html in headless Chromium (tests/browser/run.mjs) and returns its result. */
-export async function browserRun(args: string[]): Promise<{ tokens: number[]; crossOriginIsolated: boolean; threads: number; imageTokens: number }> {
+export async function browserRun<T = { tokens: number[]; crossOriginIsolated: boolean; threads: number; imageTokens: number }>(
+  args: string[],
+): Promise<T> {
   const r = await run("node", ["tests/browser/run.mjs", ...args], { timeoutMs: 180_000 });
   if (r.code !== 0) throw new Error(`browser run failed: ${r.stderr}`);
   const page = JSON.parse(r.stdout);

@@ -116,12 +116,15 @@ export class MiniCPMV {
       mmprojSource = singleFile((await resolveModelRef(o.mmproj as string, download, "mmproj")).source);
     }
     // refuse what cannot fit the wasm address space before loading a byte
-    const modelFiles = (await inspectModelSource(modelSource, "llm")).files;
+    // (each header is read once, lean: see ReadOptions)
+    const modelIn = await inspectModelSource(modelSource, "llm");
     const mmprojFiles = mmprojSource ? (await inspectModelSource(mmprojSource, "mmproj")).files : undefined;
-    checkMemoryBudget({ model: modelFiles, mmproj: mmprojFiles, contextSize: o.contextSize, batchSize: o.batchSize });
+    checkMemoryBudget({ model: modelIn.files, mmproj: mmprojFiles, contextSize: o.contextSize, batchSize: o.batchSize });
 
-    const model = await Model.load(engine, modelSource);
-    const vision = mmprojSource ? await VisionModel.load(engine, mmprojSource, { weights: o.visionWeights }) : undefined;
+    const model = await Model.loadInspected(engine, modelIn);
+    const vision = mmprojSource
+      ? await VisionModel.load(engine, mmprojSource, { weights: o.visionWeights, files: mmprojFiles })
+      : undefined;
     if (vision && vision.info.nEmbd !== model.info.nEmbd) {
       throw new InvalidRequestError(`the mmproj's output width ${vision.info.nEmbd} does not match the model's ${model.info.nEmbd}`, "mmproj");
     }

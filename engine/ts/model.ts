@@ -40,10 +40,12 @@ function basename(p: string): string {
  * Validates a model given as a path (a split set by its first shard) or Blobs/Files (every
  * shard, in order) and returns its headers plus what the engine worker is given to load.
  */
-export async function inspectModelSource(
-  source: ModelSource | ModelSource[],
-  kind: ModelKind,
-): Promise<{ files: ModelFiles; inputs: { name: string; file: string | Blob }[] }> {
+export interface Inspected {
+  files: ModelFiles;
+  inputs: { name: string; file: string | Blob }[];
+}
+
+export async function inspectModelSource(source: ModelSource | ModelSource[], kind: ModelKind): Promise<Inspected> {
   const sources = Array.isArray(source) ? source : [source];
   if (sources.length === 1 && typeof sources[0] === "string") {
     if (!isServerRuntime) throw new InvalidRequestError("loading by path needs Deno, Bun or Node.js; pass a Blob");
@@ -75,7 +77,11 @@ export class Model {
    */
   static async load(engine: Engine, source: ModelSource | ModelSource[], options: ResolveOptions = {}): Promise<Model> {
     if (typeof source === "string" && isRemoteRef(source)) source = (await resolveModelRef(source, options, "model")).source;
-    const { files: set, inputs } = await inspectModelSource(source, "llm");
+    return await Model.loadInspected(engine, await inspectModelSource(source, "llm"));
+  }
+
+  /** Loads what inspectModelSource validated, without reading its headers again. */
+  static async loadInspected(engine: Engine, { files: set, inputs }: Inspected): Promise<Model> {
     checkMemoryBudget({ model: set });
     const r = await engine.call("loadModel", inputs);
     const info: ModelInfo = {

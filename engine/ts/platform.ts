@@ -434,6 +434,8 @@ interface OpfsDir {
 interface OpfsFile {
   kind: "file";
   getFile(): Promise<File>;
+  /** Chromium 110+, Firefox 111+ (OPFS); absent in older browsers */
+  move?(dir: OpfsDir, name: string): Promise<void>;
   createWritable(o?: { keepExistingData?: boolean }): Promise<{
     seek(n: number): Promise<void>;
     truncate(n: number): Promise<void>;
@@ -482,8 +484,14 @@ function opfsStore(): ModelStore {
     },
     partialSize: async (key) => (await size(`${key}.part`)) ?? 0,
     async commit(key) {
-      // OPFS has no rename everywhere: copy the part into place, then drop it
-      const part = await (await file(`${key}.part`))!.getFile();
+      const handle = (await file(`${key}.part`))!;
+      if (handle.move) {
+        const { dir, name } = await dirFor(key, true);
+        await dir.removeEntry(name).catch(() => {}); // a stale copy, if any
+        return await handle.move(dir, name);
+      }
+      // no move() in this browser: copy the part into place, then drop it
+      const part = await handle.getFile();
       const w = await (await file(key, true))!.createWritable();
       for (let pos = 0; pos < part.size; pos += 1 << 24) {
         await w.write(new Uint8Array(await part.slice(pos, pos + (1 << 24)).arrayBuffer()));

@@ -2,18 +2,27 @@
 // repository with COOP/COEP headers (needed for SharedArrayBuffer, hence wasm threads), opens
 // page.html and prints the page's result as JSON.
 // Usage: node tests/browser/run.mjs MODEL_FILE PROMPT N [MMPROJ_FILE IMAGE_FILE]
+//        node tests/browser/run.mjs --cache MODEL_FILE PROMPT N MMPROJ_FILE
+// --cache: the page loads the pair by http URL into the browser's model cache, then a second
+// page of the same profile loads it again and offline; model requests are counted here and
+// readable from the page (window.modelRequests()).
 import { createReadStream, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { extname, join, resolve } from "node:path";
 import { chromium } from "playwright-core";
 
-const [modelFile, prompt, n, mmprojFile, imageFile] = process.argv.slice(2);
-const served = { "/model.gguf": modelFile, "/mmproj.gguf": mmprojFile, "/image": imageFile };
+const cacheMode = process.argv[2] === "--cache";
+const [modelFile, prompt, n, mmprojFile, imageFile] = process.argv.slice(cacheMode ? 3 : 2);
+const served = cacheMode
+  ? { "/models/tiny-llm.gguf": modelFile, "/models/tiny-mmproj-16x.gguf": mmprojFile }
+  : { "/model.gguf": modelFile, "/mmproj.gguf": mmprojFile, "/image": imageFile };
 const root = resolve(new URL("../..", import.meta.url).pathname);
 const types = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm" };
+let modelRequests = 0; // every request under /models/, served or not
 
 const server = createServer((req, res) => {
   const url = new URL(req.url, "http://localhost");
+  if (url.pathname.startsWith("/models/")) modelRequests++;
   const path = served[url.pathname] ?? join(root, decodeURIComponent(url.pathname));
   if (!path.startsWith(root) && !Object.values(served).includes(path)) return res.writeHead(403).end();
   let size;
@@ -27,6 +36,7 @@ const server = createServer((req, res) => {
     "content-length": size,
     "cross-origin-opener-policy": "same-origin",
     "cross-origin-embedder-policy": "require-corp",
+    "cache-control": "no-store", // a repeated fetch must reach this server (and be counted)
   });
   createReadStream(path).pipe(res);
 });
@@ -39,15 +49,27 @@ const browser = await chromium.launch({
     "--disable-component-update", "--disable-sync"],
 });
 try {
-  const page = await browser.newPage();
+  const context = await browser.newContext(); // one profile: its OPFS persists across its pages
+  await context.exposeFunction("modelRequests", () => modelRequests);
   const logs = [];
-  page.on("console", (m) => logs.push(m.text()));
-  page.on("pageerror", (e) => logs.push(String(e)));
-  const q = new URLSearchParams({ model: "/model.gguf", prompt, n, ...(mmprojFile ? { mmproj: "/mmproj.gguf", image: "/image" } : {}) });
-  await page.goto(`http://127.0.0.1:${port}/tests/browser/page.html?${q}`);
-  await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 120_000 });
-  const result = await page.evaluate(() => window.__result);
-  console.log(JSON.stringify({ ...result, logs }));
+  const open = async (params) => {
+    const page = await context.newPage();
+    page.on("console", (m) => logs.push(m.text()));
+    page.on("pageerror", (e) => logs.push(String(e)));
+    await page.goto(`http://127.0.0.1:${port}/tests/browser/page.html?${new URLSearchParams({ prompt, n, ...params })}`);
+    await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 120_000 });
+    const result = await page.evaluate(() => window.__result);
+    await page.close();
+    return result;
+  };
+  if (cacheMode) {
+    const download = await open({ mode: "cache", step: "download" });
+    const offline = download.error ? undefined : await open({ mode: "cache", step: "offline" });
+    console.log(JSON.stringify({ download, offline, error: download.error ?? offline.error, logs }));
+  } else {
+    const result = await open({ model: "/model.gguf", ...(mmprojFile ? { mmproj: "/mmproj.gguf", image: "/image" } : {}) });
+    console.log(JSON.stringify({ ...result, logs }));
+  }
 } finally {
   await browser.close();
   server.close();

@@ -56,10 +56,13 @@ export async function openModelFiles(path: string, kind: ModelKind, open: FileOp
   return await validateModelSources(sources, kind);
 }
 
-/** Validates one file or the shards of a split set (in order) from any byte sources (files, Blobs). */
+/**
+ * Validates one file or the shards of a split set (in order) from any byte sources (files, Blobs).
+ * The headers are read lean (no vocabulary or merges: the engine reads those itself).
+ */
 export async function validateModelSources(sources: ByteSource[], kind: ModelKind): Promise<ModelFiles> {
   const headers: GgufHeader[] = [];
-  for (const src of sources) headers.push(await readGgufHeader(src));
+  for (const src of sources) headers.push(await readGgufHeader(src, { lean: true }));
   const paths = sources.map((s) => s.name);
   checkSplitSet(paths, headers);
   const architecture = checkArchitecture(paths[0], headers[0], kind);

@@ -37,6 +37,8 @@ export interface VisionLoadOptions {
   weights?: "as-is" | "q8_0";
   /** where converted files are kept (default: the model cache, see cacheDir()) */
   convertedDir?: string;
+  /** the source's headers, already validated (MiniCPMV.load reads them once for the memory check) */
+  files?: ModelFiles;
 }
 
 // the model cache directory now lives in platform.ts (shared with downloads)
@@ -66,14 +68,14 @@ export class VisionModel {
     let name: string;
     if (typeof source === "string") {
       if (!isServerRuntime) throw new InvalidRequestError("loading by path needs Deno, Bun or Node.js; pass a Blob");
-      files = await openModelFiles(source, "mmproj", openFile);
+      files = options.files ?? await openModelFiles(source, "mmproj", openFile);
       const hasF16 = files.headers[0].tensors.some((t) => t.type === TensorType.F16 && t.shape.length === 2);
       if ((options.weights ?? "q8_0") === "q8_0" && hasF16) source = await convertedPath(source, options.convertedDir ?? cacheDir());
       name = source.slice(source.lastIndexOf("/") + 1);
     } else {
       if (options.weights === "q8_0") throw new InvalidRequestError("weights: \"q8_0\" needs a file path (Deno, Bun, Node)");
       name = (source as File).name || "mmproj.gguf";
-      files = await validateModelSources([blobSource(name, source)], "mmproj");
+      files = options.files ?? await validateModelSources([blobSource(name, source)], "mmproj");
     }
     const meta = files.headers[0].metadata;
     const mean = (meta.get("clip.vision.image_mean") as number[] | undefined) ?? [0.5, 0.5, 0.5];
