@@ -139,7 +139,7 @@ export function maxRelativeError(a: Float32Array, b: Float32Array): number {
 }
 
 /** Runs tests/browser/page.html in headless Chromium (tests/browser/run.mjs) and returns its result. */
-export async function browserRun<T = { tokens: number[]; crossOriginIsolated: boolean; threads: number; imageTokens: number }>(
+export async function browserRun<T = { tokens: number[]; crossOriginIsolated: boolean; threads: number; simd: string; imageTokens: number }>(
   args: string[],
 ): Promise<T> {
   const r = await run("node", ["tests/browser/run.mjs", ...args], { timeoutMs: 180_000 });
