@@ -127,6 +127,9 @@ export async function runBench(args: string[]): Promise<number> {
   const threads = v.threads!.split(",").map(Number);
   const [prompt, gen, reps] = [Number(v.prompt), Number(v.gen), Number(v.reps)];
   const { llm, mmproj } = await realShapeModels();
+  const probe = await Engine.create({ threads: 1, logLevel: "error" });
+  const simd = probe.simd; // the build every WASM row below runs (simd: "auto")
+  probe.terminate();
   const bin = await nativeBin();
   const binAvx2 = v["native-avx2"] ? await nativeBin("avx2") : undefined;
   const rows: Row[] = [];
@@ -195,18 +198,18 @@ export async function runBench(args: string[]): Promise<number> {
     const t = threads[threads.length - 1];
     const turns = await cacheTurns(llm, mmproj, t);
     extra.cacheTurns = { threads: t, turns };
-    console.log(`encode cache, ${t} threads, one 448x448 image (16x, F16), two turns:`);
+    console.log(`encode cache, ${t} threads, one 448x448 image (16x, default Q8_0 vision weights), two turns:`);
     for (const [i, x] of turns.entries()) {
       console.log(`  turn ${i + 1}: image prep+encode ${x.encodeS.toFixed(2)} s, prefill ${x.prefillS.toFixed(2)} s, ` +
         `time to first token ${x.ttftS.toFixed(2)} s (tiles encoded ${x.tilesEncoded}, cached ${x.tilesCached})`);
     }
   }
-  console.log(table(rows, runtime));
+  console.log(table(rows, `${runtime}, ${simd}`));
   const date = new Date().toISOString();
-  const result = { date, runtime, models: { llm, mmproj }, rows, ...extra };
+  const result = { date, runtime, simd, models: { llm, mmproj }, rows, ...extra };
   if (v.out) writeFileSync(v.out, JSON.stringify(result, null, 2) + "\n");
   if (v.chart && rows.length) {
-    writeFileSync(v.chart, chart(rows, `minicpmv-edge: WASM (${runtime}) vs native llama.cpp, real-shape MiniCPM-V 4.6, ${date.slice(0, 10)}`));
+    writeFileSync(v.chart, chart(rows, `minicpmv-edge: WASM (${runtime}, ${simd}) vs native llama.cpp, real-shape MiniCPM-V 4.6, ${date.slice(0, 10)}`));
   }
   return 0;
 }
