@@ -39,6 +39,9 @@ function quantizeQ8_0(x: Float32Array, out: Uint8Array) {
 
 const ROWS_PER_CHUNK = 256;
 
+/** The tensors the rewrite changes: F16 matrices. A file without any is used as it is. */
+export const isF16Matrix = (t: { type: TensorType; shape: number[] }) => t.type === TensorType.F16 && t.shape.length === 2;
+
 export async function convertMmprojToQ8(src: ByteSource, sink: ByteSink): Promise<{ q8: number; f32: number }> {
   const h = await readGgufHeader(src);
   let q8 = 0;
@@ -46,8 +49,7 @@ export async function convertMmprojToQ8(src: ByteSource, sink: ByteSink): Promis
   const tensors: TensorData[] = h.tensors.map((t) => {
     const srcOffset = h.dataOffset + t.offset;
     const bytes = tensorBytes(t.type, t.shape)!;
-    const isMatrix = t.type === TensorType.F16 && t.shape.length === 2;
-    if (!isMatrix) {
+    if (!isF16Matrix(t)) {
       return { ...t, chunks: async function* () {
         for (let o = 0; o < bytes; o += 1 << 24) yield await src.read(srcOffset + o, Math.min(1 << 24, bytes - o));
       } };

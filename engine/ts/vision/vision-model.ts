@@ -3,9 +3,8 @@
 import type { Engine } from "../engine.ts";
 import { InvalidRequestError } from "../errors.ts";
 import { type ModelFiles, openModelFiles, validateModelSources } from "../gguf/model-files.ts";
-import { TensorType } from "../gguf/format.ts";
 import { blobSource, cacheDir, createFileSink, isServerRuntime, nodeFs, openFile } from "../platform.ts";
-import { convertMmprojToQ8 } from "./convert.ts";
+import { convertMmprojToQ8, isF16Matrix } from "./convert.ts";
 import type { DownsampleMode } from "./plan.ts";
 
 export interface Tile {
@@ -69,8 +68,8 @@ export class VisionModel {
     if (typeof source === "string") {
       if (!isServerRuntime) throw new InvalidRequestError("loading by path needs Deno, Bun or Node.js; pass a Blob");
       files = options.files ?? await openModelFiles(source, "mmproj", openFile);
-      const hasF16 = files.headers[0].tensors.some((t) => t.type === TensorType.F16 && t.shape.length === 2);
-      if ((options.weights ?? "q8_0") === "q8_0" && hasF16) source = await convertedPath(source, options.convertedDir ?? cacheDir());
+      const convertible = files.headers[0].tensors.some(isF16Matrix);
+      if ((options.weights ?? "q8_0") === "q8_0" && convertible) source = await convertedPath(source, options.convertedDir ?? cacheDir());
       name = source.slice(source.lastIndexOf("/") + 1);
     } else {
       if (options.weights === "q8_0") throw new InvalidRequestError("weights: \"q8_0\" needs a file path (Deno, Bun, Node)");
