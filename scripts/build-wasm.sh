@@ -42,12 +42,19 @@ LINK_FLAGS=(
 # Usage: build_variant DEST EXTRA_COMPILE_FLAGS [clang version suffix]
 build_variant() {
   local dest=$1 compile_flags="$COMPILE_FLAGS${2:+ $2}" clang=${3:-} toolchain="$EMCC_VERSION"
+  local link_flags=("${LINK_FLAGS[@]}")
   if [ -n "$clang" ]; then
     # emscripten runs clang-$EM_CLANG_ADD_VERSION, wasm-ld-$EM_LLVM_ADD_VERSION etc. from /usr/bin
     export EM_CLANG_ADD_VERSION=$clang EM_LLVM_ADD_VERSION=$clang
     toolchain="$toolchain $(clang-"$clang" --version | sed -n 1p)"
+    # Debian's binaryen 108 cannot parse the final relaxed-SIMD opcodes (f32x4.relaxed_madd), so
+    # this build never runs it: -O1 skips wasm-opt (each object is already clang -O3; measured
+    # the same speed), WASM_BIGINT needs no i64 legalization, and emscripten's Python reader
+    # takes the metadata that wasm-emscripten-finalize would
+    link_flags+=(-O1 -sWASM_BIGINT=1)
+    export EMCC_READ_METADATA=python
   else
-    unset EM_CLANG_ADD_VERSION EM_LLVM_ADD_VERSION
+    unset EM_CLANG_ADD_VERSION EM_LLVM_ADD_VERSION EMCC_READ_METADATA
   fi
 
   # ---- stage 1: llama.cpp static libraries -----------------------------------------------
@@ -73,7 +80,7 @@ build_variant() {
 
   # ---- stage 2: link with the glue ---------------------------------------------------------
   local key out
-  key="$(cd "$ROOT" && hash_inputs engine/wasm/glue.cpp engine/wasm/common-strings.cpp "$libs_key" "${LINK_FLAGS[*]}" "${COMMON_SOURCES[*]}")"
+  key="$(cd "$ROOT" && hash_inputs engine/wasm/glue.cpp engine/wasm/common-strings.cpp "$libs_key" "${link_flags[*]}" "${COMMON_SOURCES[*]}")"
   out="$CACHE_DIR/wasm-$key"
   if [ ! -f "$out/minicpmv-edge.wasm" ]; then
     log "linking wasm (key $key); about 2 minutes"
@@ -86,7 +93,7 @@ build_variant() {
       "$ROOT/engine/wasm/glue.cpp" "$ROOT/engine/wasm/common-strings.cpp" \
       "${common_files[@]}" \
       -Wl,--start-group $archives -Wl,--end-group \
-      "${LINK_FLAGS[@]}" -o "$tmp/minicpmv-edge.mjs" > "$tmp/link.log" 2>&1 \
+      "${link_flags[@]}" -o "$tmp/minicpmv-edge.mjs" > "$tmp/link.log" 2>&1 \
       || { tail -30 "$tmp/link.log" >&2; die "link failed"; }
     rm "$tmp/link.log"
     echo "$key" > "$tmp/build-key"

@@ -24,8 +24,8 @@ ensure_npm_deps() {
 }
 
 # Sets LLAMA_SRC: the pinned source with our patch series applied, keyed by the patches; with
-# "pristine", without them (the native build: every patch only changes what wasm compiles, so
-# native llama.cpp stays upstream's, an independent oracle that no patch edit rebuilds).
+# "pristine", without them (the native build: the patches are for the wasm build, so native
+# llama.cpp stays upstream's, an independent oracle that no patch edit rebuilds).
 ensure_llama_source() {
   ensure_npm_deps
   local patches=("$PATCHES_DIR"/*.patch)
