@@ -38,7 +38,7 @@ export { DEFAULT_MODEL, DEFAULT_QUANT, DEFAULT_REPO } from "./engine/ts/hub/mani
 export { listCachedModels, type CachedModel } from "./engine/ts/hub/cache.ts";
 export { checkMemoryBudget, estimateMemory, type MemoryEstimate, WASM_MEMORY_LIMIT } from "./engine/ts/memory-budget.ts";
 export { mergeGguf, splitGguf, type SplitOptions } from "./engine/ts/gguf/split.ts";
-export { cacheDir } from "./engine/ts/platform.ts";
+export { cacheDir } from "./engine/ts/hub/cache.ts";
 export {
   evaluate,
   type FinishReason,
@@ -74,6 +74,13 @@ export { type ReasoningEvent, ReasoningSplitter, splitReasoning } from "./engine
 export { NewlineRepair, repairNewlines } from "./engine/ts/chat/newlines.ts";
 export { type Tile, VisionModel, type VisionInfo } from "./engine/ts/vision/vision-model.ts";
 export { type DownsampleMode, type ImagePlan, type PlanOptions, planImage } from "./engine/ts/vision/plan.ts";
+export {
+  type VideoMeta,
+  type VideoPlan,
+  type VideoPlanOptions,
+  type VideoUnit,
+  planVideo,
+} from "./engine/ts/video/plan.ts";
 export {
   type ChatOptions,
   type ChatRun,

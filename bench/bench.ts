@@ -17,7 +17,7 @@ import { Engine } from "../engine/ts/engine.ts";
 import { convertedPath } from "../engine/ts/vision/vision-model.ts";
 import { rowCosines } from "../engine/ts/vision/similarity.ts";
 import { Rng } from "../engine/ts/tiny-model/random.ts";
-import { createFileSink, openFile, runtime } from "../engine/ts/platform.ts";
+import { createFileSink, openFile, runtime } from "../engine/ts/platform/index.ts";
 import { generatePair } from "../engine/ts/tiny-model/generate.ts";
 import { MiniCPMV } from "../engine/ts/minicpmv.ts";
 import { encode as encodePng } from "fast-png";

@@ -17,7 +17,7 @@ import { encode as encodePng } from "fast-png";
 import { Engine } from "../engine/ts/engine.ts";
 import { MiniCPMV } from "../engine/ts/minicpmv.ts";
 import { Rng } from "../engine/ts/tiny-model/random.ts";
-import { runtime } from "../engine/ts/platform.ts";
+import { runtime } from "../engine/ts/platform/index.ts";
 import { buildCacheDir, projectRoot } from "../cli/paths.ts";
 import { sh } from "./util.ts";
 

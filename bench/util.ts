@@ -13,6 +13,12 @@ export function sh(cmd: string, args: string[], env?: Record<string, string>): P
   });
 }
 
+/** Peak resident memory of this process in bytes, or NaN where the runtime cannot tell. */
+export function peakRssBytes(): number {
+  const p = (globalThis as { process?: { resourceUsage?: () => { maxRSS: number } } }).process;
+  return typeof p?.resourceUsage === "function" ? p.resourceUsage().maxRSS * 1024 : NaN; // maxRSS is in KiB
+}
+
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** A preprocessed tile (values in [-1, 1]) that both engines encode. */

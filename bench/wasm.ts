@@ -5,8 +5,7 @@ import { Model } from "../engine/ts/model.ts";
 import { evaluate } from "../engine/ts/generate.ts";
 import { VisionModel } from "../engine/ts/vision/vision-model.ts";
 import { MiniCPMV } from "../engine/ts/minicpmv.ts";
-import { peakRssBytes } from "../engine/ts/platform.ts";
-import { benchTile, median } from "./util.ts";
+import { benchTile, median, peakRssBytes } from "./util.ts";
 
 /** Prefill `prompt` tokens, then decode `gen` tokens one by one: tokens/s of each. */
 export async function llmSpeedRound(engine: Engine, model: string, prompt: number, gen: number) {

@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { GgufError, InvalidRequestError } from "../engine/ts/errors.ts";
 import { mergeGguf, shardPaths } from "../engine/ts/gguf/split.ts";
 import type { ByteSource } from "../engine/ts/gguf/reader.ts";
-import { createFileSink, openFile } from "../engine/ts/platform.ts";
+import { createFileSink, openFile } from "../engine/ts/platform/index.ts";
 
 export async function run(args: string[]): Promise<number> {
   const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });

@@ -2,7 +2,7 @@
 
 import { parseArgs } from "node:util";
 import { listCachedModels } from "../engine/ts/hub/cache.ts";
-import { cacheDir } from "../engine/ts/platform.ts";
+import { cacheDir } from "../engine/ts/hub/cache.ts";
 import { formatBytes } from "./progress.ts";
 
 export async function run(args: string[]): Promise<number> {

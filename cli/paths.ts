@@ -1,7 +1,7 @@
 /** Default locations shared by the CLI commands (the build cache of scripts/lib.sh). */
 
 import { fileURLToPath } from "node:url";
-import { nodeFs } from "../engine/ts/platform.ts";
+import { nodeFs } from "../engine/ts/platform/index.ts";
 
 /** The repository root: the nearest parent of this module holding scripts/lib.sh (works in bundles too). */
 export async function projectRoot(): Promise<string> {

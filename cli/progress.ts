@@ -5,7 +5,6 @@
 
 import cliProgress from "cli-progress";
 import type { DownloadProgress, ProgressListener } from "../engine/ts/hub/progress.ts";
-import { stderrIsTty } from "../engine/ts/platform.ts";
 
 const units = ["B", "kB", "MB", "GB", "TB"];
 export function formatBytes(n: number): string {
@@ -16,7 +15,7 @@ export function formatBytes(n: number): string {
 
 /** A progress listener that draws a bar on a terminal; `finish()` clears it. */
 export function terminalProgress(force = false): ProgressListener & { finish(): void } {
-  if (!force && !stderrIsTty()) return Object.assign(() => {}, { finish() {} });
+  if (!force && !process.stderr.isTTY) return Object.assign(() => {}, { finish() {} });
   let bar: cliProgress.SingleBar | undefined;
   let t0 = 0;
   let base = 0; // bytes already present (cache or partial) when the bar started

@@ -11,10 +11,10 @@
 import { parseArgs } from "node:util";
 import type { EngineOptions } from "../engine/ts/engine.ts";
 import { InvalidRequestError } from "../engine/ts/errors.ts";
-import { onStopSignal, serveHttp } from "../engine/ts/platform.ts";
 import { createApp } from "../routes/app.ts";
 import { ModelService } from "../routes/service.ts";
 import { resolveCliModels } from "./resolve-models.ts";
+import { onStopSignal, serveHttp } from "./serve-http.ts";
 
 const FLAGS = {
   model: { type: "string", short: "m" },

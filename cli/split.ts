@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { InvalidRequestError } from "../engine/ts/errors.ts";
 import { GgufError } from "../engine/ts/errors.ts";
 import { splitGguf } from "../engine/ts/gguf/split.ts";
-import { createFileSink, nodeFs, openFile } from "../engine/ts/platform.ts";
+import { createFileSink, nodeFs, openFile } from "../engine/ts/platform/index.ts";
 
 export function parseSize(s: string): number {
   const m = /^(\d+(?:\.\d+)?)([KMG]?)B?$/i.exec(s.trim());

@@ -1,7 +1,7 @@
 /** `tiny-model --out DIR [--shards N] [--real-shape | --quantized] [--mode 16x|4x] [--seed S] [--vocab FILE]` */
 
 import { parseArgs } from "node:util";
-import { createFileSink, nodeFs, openFile } from "../engine/ts/platform.ts";
+import { createFileSink, nodeFs, openFile } from "../engine/ts/platform/index.ts";
 import { generatePair } from "../engine/ts/tiny-model/generate.ts";
 import { defaultVocabPath } from "./paths.ts";
 

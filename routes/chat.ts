@@ -33,34 +33,6 @@ export interface StartedChat {
   vocab: Vocabulary;
 }
 
-/** An image reference from a request as the pipeline takes it; local paths only inside the media dir. */
-export function imageSource(url: string, service: ModelService, param: string): string {
-  if (url.startsWith("data:") || /^https?:\/\//i.test(url)) return url;
-  const dir = service.options.mediaDir;
-  if (!dir) {
-    throw new HttpError(
-      400,
-      "images must be data URLs or http(s) URLs; local files are disabled (the operator can enable --media-dir)",
-      "invalid_request_error",
-      param,
-    );
-  }
-  let path = url;
-  if (/^file:/i.test(url)) {
-    try {
-      path = decodeURIComponent(new URL(url).pathname);
-    } catch {
-      throw new HttpError(400, `malformed file URL ${url}`, "invalid_request_error", param);
-    }
-  }
-  const root = new URL(`file://${dir.replace(/\/*$/, "/")}`);
-  const resolved = path.startsWith("/") ? new URL(`file://${path}`) : new URL(path, root);
-  if (!resolved.pathname.startsWith(root.pathname)) {
-    throw new HttpError(400, `image path ${url} is outside the media directory`, "invalid_request_error", param);
-  }
-  return decodeURIComponent(resolved.pathname);
-}
-
 /** Counts images and rejects a request over the limit. */
 export function checkImageCount(messages: Message[], service: ModelService) {
   let n = 0;

@@ -22,7 +22,7 @@ export interface ServiceOptions {
   modelId: string;
   /** directory local image paths may be read from (off when undefined) */
   mediaDir?: string;
-  /** turn literal "\n" the model writes into line breaks (spec section 6) */
+  /** turn literal "\n" the model writes into line breaks (docs/chat-format.md) */
   repairNewlines: boolean;
   maxImages: number;
   maxImageBytes: number;

@@ -36,7 +36,7 @@ LINK_FLAGS=(
   -sPTHREAD_POOL_SIZE=Module.mcePoolSize  # set by the TS loader from the thread count
   -sFORCE_FILESYSTEM=1
   -sEXPORTED_FUNCTIONS=_malloc,_free
-  -sEXPORTED_RUNTIME_METHODS=FS,UTF8ToString,stringToUTF8,lengthBytesUTF8
+  -sEXPORTED_RUNTIME_METHODS=FS,UTF8ToString
 )
 
 # Usage: build_variant DEST EXTRA_COMPILE_FLAGS [clang version suffix]

@@ -9,6 +9,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_npm_deps
 bash scripts/build-wasm.sh >/dev/null
+bash scripts/build-ffmpeg.sh >/dev/null
 node scripts/bundle.mjs
 case "${1:-}" in
   ""|-*) set -- serve "$@" ;;

@@ -10,11 +10,14 @@ cd "$ROOT"
 ensure_npm_deps
 command -v chromium >/dev/null || apt_install chromium
 bash scripts/build-wasm.sh >/dev/null
+bash scripts/build-ffmpeg.sh >/dev/null
 MCE_NATIVE_BIN="$(bash scripts/build-native.sh)"
 node scripts/bundle.mjs
 export MCE_NATIVE_BIN
 MCE_TEST_MODELS="$(bash scripts/test-models.sh)"
 export MCE_TEST_MODELS
+MCE_TEST_MEDIA="$(bash scripts/test-media.sh)"
+export MCE_TEST_MEDIA
 
 out="$(mktemp)"
 set +e

@@ -8,7 +8,7 @@ import { Engine, EngineError, GgufError, Model } from "../mod.ts";
 import { ValueType } from "../engine/ts/gguf/format.ts";
 import { readGgufHeader } from "../engine/ts/gguf/reader.ts";
 import { type KV, writeGguf } from "../engine/ts/gguf/writer.ts";
-import { createFileSink, openFile } from "../engine/ts/platform.ts";
+import { createFileSink, openFile } from "../engine/ts/platform/index.ts";
 import { llmMetadata, TINY_LLM } from "../engine/ts/tiny-model/generate.ts";
 import { models } from "./helpers.ts";
 

@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from "node:os";
 import { after, before, test } from "node:test";
 import { Engine, generate, MiniCPMV, Model, ModelFetchError, resolveModelRef, resolveModelRefs } from "../mod.ts";
-import { modelStore } from "../engine/ts/platform.ts";
+import { modelStore } from "../engine/ts/hub/cache.ts";
 import type { ResolveOptions } from "../engine/ts/hub/resolve.ts";
 import { models, runCli } from "./helpers.ts";
 

@@ -10,7 +10,7 @@ import { after, before, test } from "node:test";
 import { Engine, Model } from "../mod.ts";
 import { readGgufHeader } from "../engine/ts/gguf/reader.ts";
 import { TensorType } from "../engine/ts/gguf/format.ts";
-import { openFile } from "../engine/ts/platform.ts";
+import { openFile } from "../engine/ts/platform/index.ts";
 import { maxRelativeError, models } from "./helpers.ts";
 import { logSoftmaxAt, nativeEvaluate, nativeGreedy, wasmGreedy } from "./parity-runs.ts";
 

@@ -2,7 +2,9 @@
  * The HTTP server on Deno, Bun and Node, driven by the official `openai` and `ollama` npm
  * clients: text, image and streaming chats, tool calls, JSON schema, concurrency (continuous
  * batching gives the same greedy text as running alone, 429 past the queue, an aborted stream
- * frees its slot), bad input, API key and CORS.
+ * frees its slot), input refused once the model is at work (unreachable or non-image URLs, a
+ * prompt over the context), and the serve flags (API key, CORS origin) reaching the app. The
+ * errors answered before a model is touched are tests/unit/http-errors.test.ts, in-process.
  */
 
 import assert from "node:assert/strict";
@@ -429,7 +431,7 @@ for (const runtime of (process.env.MCE_SERVER_RUNTIMES?.split(",") ?? ["deno", "
     assert.equal(await metric(server.url, "minicpmv_requests_active", auth), 0);
   });
 
-  test(`${runtime}: bad input gets a clear 4xx and the server keeps serving`, async () => {
+  test(`${runtime}: bad images and an over-long prompt get a clear 4xx and the server keeps serving`, async () => {
     const bad = async (body: unknown, status: number, pattern: RegExp) => {
       const r = await post(server.url, "/v1/chat/completions", body, auth);
       assert.equal(r.status, status, JSON.stringify(r.body));
@@ -437,23 +439,14 @@ for (const runtime of (process.env.MCE_SERVER_RUNTIMES?.split(",") ?? ["deno", "
       assert.equal(typeof r.body.error.type, "string");
     };
     const user = (content: unknown) => ({ model: MODEL, messages: [{ role: "user", content }] });
-    await bad("{not json", 400, /not valid JSON/);
-    await bad({ ...user("hi"), temperature: "hot" }, 400, /temperature/);
-    await bad({ ...user("hi"), frobnicate: 1 }, 400, /Unrecognized request argument supplied: frobnicate/);
-    await bad({ ...user("hi"), model: "gpt-4" }, 404, /gpt-4/);
     await bad(user([{ type: "image_url", image_url: { url: `${mediaUrl}/missing.jpg` } }]), 400, /HTTP 404/);
     await bad(user([{ type: "image_url", image_url: { url: `${mediaUrl}/notes.txt` } }]), 400, /image/i);
-    await bad(user([{ type: "image_url", image_url: { url: "/etc/passwd" } }]), 400, /outside the media directory/);
-    await bad({ ...user("hi"), mm_processor_kwargs: { downsample_mode: "8x" } }, 400, /downsample_mode/);
     await bad(user("hello ".repeat(1500)), 400, /at most 1023/);
-    const ollamaBad = await post(server.url, "/api/chat", { model: MODEL, messages: "nope" }, auth);
-    assert.equal(ollamaBad.status, 400);
-    assert.equal(typeof ollamaBad.body.error, "string");
     const r = await sayHello();
     assert.equal(r.choices[0].message.content, expectedText);
   });
 
-  test(`${runtime}: API key ${withKey ? "required" : "off"}; CORS preflight`, async () => {
+  test(`${runtime}: API key ${withKey ? "required" : "off"}; --cors-origin; tokenize; metrics`, async () => {
     const noKey = await post(server.url, "/v1/chat/completions", {
       model: MODEL,
       messages: [{ role: "user", content: "hi" }],
@@ -462,9 +455,6 @@ for (const runtime of (process.env.MCE_SERVER_RUNTIMES?.split(",") ?? ["deno", "
     if (withKey) {
       assert.equal(noKey.status, 401);
       assert.equal(noKey.body.error.type, "authentication_error");
-      const wrong = await post(server.url, "/tokenize", { content: "hi" }, { authorization: "Bearer nope" });
-      assert.equal(wrong.status, 401);
-      assert.equal((await fetch(`${server.url}/health`)).status, 200);
     } else assert.equal(noKey.status, 200);
     const tok = await post(server.url, "/tokenize", { content: "Hello world" }, auth);
     const detok = await post(server.url, "/detokenize", { tokens: tok.body.tokens }, auth);
@@ -480,9 +470,6 @@ for (const runtime of (process.env.MCE_SERVER_RUNTIMES?.split(",") ?? ["deno", "
     });
     assert.equal(pre.status, 204);
     assert.equal(pre.headers.get("access-control-allow-origin"), ORIGIN);
-    assert.match(pre.headers.get("access-control-allow-headers") ?? "", /authorization/i);
-    const other = await fetch(`${server.url}/v1/models`, { headers: { origin: "http://evil.test", ...auth } });
-    assert.equal(other.headers.get("access-control-allow-origin"), null);
     const metrics = await (await fetch(`${server.url}/metrics`, { headers: auth })).text();
     assert.match(metrics, /minicpmv_requests_total\{route="\/v1\/chat\/completions",status="200"\} \d+/);
     assert.match(metrics, /minicpmv_completion_tokens_total [1-9]/);

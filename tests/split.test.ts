@@ -12,7 +12,7 @@ import { Engine, generate, MemoryBudgetError, MiniCPMV, Model } from "../mod.ts"
 import { TensorType } from "../engine/ts/gguf/format.ts";
 import { readGgufHeader } from "../engine/ts/gguf/reader.ts";
 import { encodeHeader, headerKvs } from "../engine/ts/gguf/writer.ts";
-import { openFile } from "../engine/ts/platform.ts";
+import { openFile } from "../engine/ts/platform/index.ts";
 import { llmMetadata, TINY_LLM } from "../engine/ts/tiny-model/generate.ts";
 import { models, nativeBin, oracle, run, runCli } from "./helpers.ts";
 

@@ -15,7 +15,7 @@ import { Rng } from "../engine/ts/tiny-model/random.ts";
 import { TINY_VISION, visionMetadata, visionTensors } from "../engine/ts/tiny-model/generate.ts";
 import { TensorType } from "../engine/ts/gguf/format.ts";
 import { writeGguf } from "../engine/ts/gguf/writer.ts";
-import { createFileSink } from "../engine/ts/platform.ts";
+import { createFileSink } from "../engine/ts/platform/index.ts";
 import { maxRelativeError, models, nativeBin, run } from "./helpers.ts";
 
 const TOLERANCE = 1e-3;

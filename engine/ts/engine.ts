@@ -4,8 +4,8 @@
  */
 
 import { AbortError, EngineError, InvalidRequestError } from "./errors.ts";
-import { hardwareConcurrency, type Port, startWorker } from "./platform.ts";
-import type { RpcResponse } from "./rpc.ts";
+import { hardwareConcurrency, type Port, startWorker } from "./platform/index.ts";
+import type { RpcError, RpcResponse } from "./rpc.ts";
 import { transferables } from "./rpc.ts";
 import type { SimdLevel } from "./wasm/module.ts";
 import type { WorkerMethods } from "./worker.ts";
@@ -29,7 +29,7 @@ export interface EngineOptions {
   onLog?: (line: string) => void;
 }
 
-// Set by the esbuild bundles (scripts/bundle.ts); absent when running the TypeScript sources.
+// Set by the esbuild bundles (scripts/bundle.mjs); absent when running the TypeScript sources.
 declare const MCE_BUNDLE: { workerFile: string; wasmDir: string } | undefined;
 const bundled = typeof MCE_BUNDLE !== "undefined" ? MCE_BUNDLE : undefined;
 
@@ -96,7 +96,7 @@ export class Engine {
     if (!p) return;
     this.pending.delete(msg.id);
     if ("ok" in msg && msg.ok) return p.resolve(msg.value);
-    const e = (msg as { error: { name: string; message: string; code?: string; param?: string } }).error;
+    const e = (msg as { error: RpcError }).error;
     const err = e.name === "InvalidRequestError" ? new InvalidRequestError(e.message, e.param) : new EngineError(e.message, e.code);
     if (e.code === "engine_crashed") this.failure = err;
     p.reject(err);

@@ -7,7 +7,8 @@
 import { type ChatMessage, renderChat } from "./chat/template.ts";
 import type { Engine } from "./engine.ts";
 import { InvalidRequestError } from "./errors.ts";
-import { generate, type GenerateOptions, type Generation, type PromptInput } from "./generate.ts";
+import { generate } from "./generate.ts";
+import type { GenerateOptions, Generation, PromptInput } from "./generation.ts";
 import { resolveModelRef, resolveModelRefs, type ResolveOptions } from "./hub/resolve.ts";
 import { isRemoteRef } from "./hub/refs.ts";
 import { checkMemoryBudget } from "./memory-budget.ts";

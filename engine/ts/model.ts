@@ -6,7 +6,7 @@ import { type ModelFiles, type ModelKind, openModelFiles, validateModelSources }
 import { resolveModelRef, type ResolveOptions } from "./hub/resolve.ts";
 import { isRemoteRef } from "./hub/refs.ts";
 import { checkMemoryBudget } from "./memory-budget.ts";
-import { blobSource, isServerRuntime, openFile } from "./platform.ts";
+import { blobSource, openFile } from "./platform/index.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Detokenizer, Vocabulary } from "./vocab.ts";
 
@@ -48,8 +48,7 @@ export interface Inspected {
 export async function inspectModelSource(source: ModelSource | ModelSource[], kind: ModelKind): Promise<Inspected> {
   const sources = Array.isArray(source) ? source : [source];
   if (sources.length === 1 && typeof sources[0] === "string") {
-    if (!isServerRuntime) throw new InvalidRequestError("loading by path needs Deno, Bun or Node.js; pass a Blob");
-    const files = await openModelFiles(sources[0], kind, openFile);
+    const files = await openModelFiles(sources[0], kind, openFile); // browsers: openFile refuses paths
     return { files, inputs: files.paths.map((p) => ({ name: basename(p), file: p })) };
   }
   if (sources.some((s) => typeof s === "string")) {

@@ -5,6 +5,7 @@
  * the same tokens whether it runs alone or beside others.
  */
 
+import type { Engine } from "./engine.ts";
 import { AbortError, EngineError, InvalidRequestError } from "./errors.ts";
 import {
   type FinishReason,
@@ -13,10 +14,25 @@ import {
   type PromptInput,
   samplerParams,
   StopMatcher,
-  type TokenLogprobs,
-} from "./generate.ts";
-import type { Context } from "./model.ts";
-import { Detokenizer } from "./vocab.ts";
+} from "./generation.ts";
+import type { TokenLogprobs } from "./rpc.ts";
+import { Detokenizer, type Vocabulary } from "./vocab.ts";
+
+/** What the scheduler uses of a context and its model (model.ts's Context). */
+export interface SchedulerContext {
+  readonly handle: number;
+  /** positions one sequence can hold */
+  readonly sequenceSize: number;
+  readonly batchSize: number;
+  readonly sequences: number;
+  readonly model: {
+    readonly engine: Pick<Engine, "call">;
+    readonly handle: number;
+    readonly info: { readonly nEmbd: number };
+    readonly vocab: Vocabulary;
+  };
+  clearSequence(seq: number): Promise<void>;
+}
 
 interface Job {
   input: PromptInput;
@@ -57,7 +73,7 @@ export class Scheduler {
   tokensGenerated = 0;
   promptTokensProcessed = 0;
 
-  constructor(readonly ctx: Context) {
+  constructor(readonly ctx: SchedulerContext) {
     this.free = Array.from({ length: ctx.sequences }, (_, i) => i);
   }
 

@@ -5,49 +5,24 @@
  */
 
 import { EngineError, InvalidRequestError } from "./errors.ts";
-import { openSyncReader, parentPort, type SyncReader } from "./platform.ts";
-import type { RpcRequest, RpcResponse } from "./rpc.ts";
+import { openSyncReader, parentPort, type SyncReader } from "./platform/index.ts";
+import type {
+  LlamaContextParams,
+  RpcRequest,
+  RpcResponse,
+  SamplerParams,
+  StepRequest,
+  StepResult,
+  TokenLogprob,
+  TokenLogprobs,
+} from "./rpc.ts";
 import { transferables } from "./rpc.ts";
-import { type Ptr, type SamplerParams, WasmApi } from "./wasm/api.ts";
+import { WasmApi } from "./wasm/api.ts";
+import type { Ptr } from "./wasm/exports.ts";
 import { instantiate, type SimdLevel } from "./wasm/module.ts";
 
-export interface ContextOptions {
-  nCtx: number;
-  nBatch: number;
-  nUbatch: number;
-  nSeqMax: number;
-  threads: number;
-}
-
-/** One decode step: a batch, then per-output sampling and/or logits. */
-export interface StepRequest {
-  tokens: Int32Array;
-  pos: Int32Array;
-  seqIds: Int32Array;
-  /** batch indices whose outputs are used */
-  outputs: number[];
-  /** per output: sampler handle to sample with, or 0 */
-  samplers: number[];
-  /** per output: return the logits */
-  wantLogits: boolean[];
-  /** per output: log-probabilities of the sampled token and this many alternatives (-1: none) */
-  topLogprobs?: number[];
-}
-
-export interface TokenLogprob {
-  token: number;
-  logprob: number;
-}
-
-export interface StepResult {
-  code: number;
-  tokens: number[];
-  logits: (Float32Array | null)[];
-  logprobs: ((TokenLogprob & { top: TokenLogprob[] }) | null)[];
-}
-
 /** log-softmax of the chosen token and the n most likely tokens (model distribution, T = 1). */
-function logprobsOf(logits: Float32Array, chosen: number, n: number): TokenLogprob & { top: TokenLogprob[] } {
+function logprobsOf(logits: Float32Array, chosen: number, n: number): TokenLogprobs {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
   let sum = 0;
@@ -119,7 +94,7 @@ const methods = {
     models.delete(model);
   },
 
-  newContext(model: Ptr, o: ContextOptions) {
+  newContext(model: Ptr, o: LlamaContextParams) {
     const a = need();
     const ctx = a.contextNew(model, { ...o, threads: Math.min(o.threads, threadCount) });
     if (!ctx) throw new EngineError(`cannot create context: ${a.lastError("unknown error")}`, "context_failed");
@@ -143,11 +118,6 @@ const methods = {
 
   freeSampler(s: Ptr) {
     need().samplerFree(s);
-  },
-
-  acceptTokens(s: Ptr, tokens: Int32Array) {
-    const a = need();
-    for (const t of tokens) a.samplerAccept(s, t);
   },
 
   step(ctx: Ptr, model: Ptr, r: StepRequest): StepResult {
@@ -233,9 +203,6 @@ const methods = {
 
   seqRm(ctx: Ptr, seq: number, p0: number, p1: number) {
     return need().seqRm(ctx, seq, p0, p1);
-  },
-  seqCp(ctx: Ptr, src: number, dst: number, p0: number, p1: number) {
-    need().seqCp(ctx, src, dst, p0, p1);
   },
   memoryClear(ctx: Ptr) {
     need().memoryClear(ctx);

@@ -67,11 +67,8 @@ MCE_EXPORT void mce_init(int log_level) {
     llama_backend_init();
 }
 
-MCE_EXPORT void mce_set_log_level(int log_level) { g_log_level = log_level; }
-
-// The reason for the most recent failure (empty when none); cleared by mce_clear_error.
+// The reason for the most recent failure (empty when none).
 MCE_EXPORT const char * mce_last_error() { return g_last_error.c_str(); }
-MCE_EXPORT void mce_clear_error() { g_last_error.clear(); }
 
 // ---- model -----------------------------------------------------------------
 
@@ -112,10 +109,6 @@ MCE_EXPORT int32_t mce_token_is_eog(const llama_model * model, llama_token token
     return llama_vocab_is_eog(llama_model_get_vocab(model), token) ? 1 : 0;
 }
 
-MCE_EXPORT int32_t mce_token_attr(const llama_model * model, llama_token token) {
-    return (int32_t) llama_vocab_get_attr(llama_model_get_vocab(model), token);
-}
-
 // Every token's bytes (special tokens rendered) in one call: pieces are packed into buf,
 // offsets[i]..offsets[i+1] delimit token i, attrs[i] is its llama_token_attr.
 // Returns the bytes needed; when that exceeds cap nothing is written to buf.
@@ -143,12 +136,6 @@ MCE_EXPORT int32_t mce_vocab_dump(const llama_model * model, char * buf, int32_t
 MCE_EXPORT int32_t mce_tokenize(const llama_model * model, const char * text, int32_t len,
                                 llama_token * out, int32_t capacity, int32_t add_special, int32_t parse_special) {
     return llama_tokenize(llama_model_get_vocab(model), text, len, out, capacity, add_special != 0, parse_special != 0);
-}
-
-// Bytes of one token (may be part of a UTF-8 sequence). Returns the length or -(needed).
-MCE_EXPORT int32_t mce_token_to_piece(const llama_model * model, llama_token token, char * buf, int32_t size,
-                                      int32_t special) {
-    return llama_token_to_piece(llama_model_get_vocab(model), token, buf, size, 0, special != 0);
 }
 
 // ---- context ---------------------------------------------------------------
@@ -260,14 +247,6 @@ MCE_EXPORT int32_t mce_seq_rm(mce_context * c, llama_seq_id seq, llama_pos p0, l
     return llama_memory_seq_rm(llama_get_memory(c->ctx), seq, p0, p1) ? 1 : 0;
 }
 
-MCE_EXPORT void mce_seq_cp(mce_context * c, llama_seq_id src, llama_seq_id dst, llama_pos p0, llama_pos p1) {
-    llama_memory_seq_cp(llama_get_memory(c->ctx), src, dst, p0, p1);
-}
-
-MCE_EXPORT llama_pos mce_seq_pos_max(mce_context * c, llama_seq_id seq) {
-    return llama_memory_seq_pos_max(llama_get_memory(c->ctx), seq);
-}
-
 // ---- sampling --------------------------------------------------------------
 
 // A sampler chain in llama.cpp's usual order (penalties, top_k, top_p, min_p, temp, dist; or
@@ -352,9 +331,6 @@ MCE_EXPORT llama_token mce_sampler_sample(mce_sampler * s, mce_context * c, int3
         return -1;
     }
 }
-
-// Feed a token the sampler did not choose (prompt tokens for penalties).
-MCE_EXPORT void mce_sampler_accept(mce_sampler * s, llama_token token) { llama_sampler_accept(s->chain, token); }
 
 MCE_EXPORT void mce_sampler_free(mce_sampler * s) {
     if (!s) return;

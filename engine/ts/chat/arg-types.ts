@@ -1,6 +1,6 @@
 /**
  * Typing of Qwen3-Coder XML tool-call argument values by the tool's JSON schema
- * (input-pipeline.md section 5.3), after llama.cpp's `value_types()` (common/json-schema.cpp)
+ * (docs/chat-format.md, "Output"), after llama.cpp's `value_types()` (common/json-schema.cpp)
  * and its qwen3-coder parser:
  *  - the schema allows only strings -> the raw text is the value;
  *  - it allows no string            -> the text as JSON (Python literals True/False/None and
@@ -178,11 +178,11 @@ function kindOf(v: unknown): ValueKind {
 
 function resolveRef(root: unknown, ref: string): unknown {
   if (!ref.startsWith("#")) return undefined; // only references into the same document
-  let node: unknown = root;
+  let cur: unknown = root;
   for (const raw of ref.slice(1).split("/").slice(1)) {
     const key = decodeURIComponent(raw).replaceAll("~1", "/").replaceAll("~0", "~");
-    if (!node || typeof node !== "object") return undefined;
-    node = (node as Record<string, unknown>)[key];
+    if (!cur || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[key];
   }
-  return node;
+  return cur;
 }

@@ -1,6 +1,6 @@
 /**
  * Repairs the literal "\n" that MiniCPM-V sometimes writes instead of a line break
- * (shared/spec/input-pipeline.md section 6, after vLLM's EscapedNewlineNormalizer): outside
+ * (docs/chat-format.md, "Literal \n repair", after vLLM's EscapedNewlineNormalizer): outside
  * code and math spans a single backslash + n/r becomes a newline. Streaming holds back
  * incomplete sequences so that any split of the text gives the same result as the whole.
  * Apply to reasoning and content separately, never to tool-call arguments.

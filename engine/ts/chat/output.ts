@@ -14,7 +14,7 @@ export interface AssistantOutputOptions {
   thinking: boolean;
   /** parse tool calls for these tools; undefined or empty (or tool_choice "none"): no parsing */
   tools?: readonly ToolDef[];
-  /** repair literal "\n" (MiniCPM-V; input-pipeline.md section 6) */
+  /** repair literal "\n" (MiniCPM-V; docs/chat-format.md) */
   repairNewlines: boolean;
   /** tool call ids (default: random "call_...") */
   newId?: () => string;

@@ -1,5 +1,5 @@
 /**
- * Parser for Qwen3-Coder XML tool calls (input-pipeline.md section 5.3), the format of
+ * Parser for Qwen3-Coder XML tool calls (docs/chat-format.md, "Output"), the format of
  * Qwen3.5 / MiniCPM-V 4.6:
  *
  *   <tool_call>\n<function=NAME>\n<parameter=ARG>\nVALUE\n</parameter>\n</function>\n</tool_call>

@@ -1,7 +1,23 @@
-/** What the model cache holds: every complete GGUF with its size and origin. */
+/**
+ * The model cache: where it is (cacheDir), its store (modelStore: a directory on servers, OPFS in
+ * browsers; the one place outside platform/ that chooses by runtime) and what it holds.
+ */
 
-import { type ModelStore, modelStore } from "../platform.ts";
+import { env, isServerRuntime, userCacheDir } from "../platform/index.ts";
 import type { FileMeta } from "./download.ts";
+import type { ModelStore } from "./store.ts";
+import { fsStore } from "./store-fs.ts";
+import { OPFS_LOCATION, opfsStore } from "./store-opfs.ts";
+
+/** $MINICPMV_EDGE_CACHE, else the user's cache directory (servers); the OPFS location in browsers. */
+export function cacheDir(): string {
+  return env("MINICPMV_EDGE_CACHE") ?? (isServerRuntime ? `${userCacheDir()}/minicpmv-edge/models` : OPFS_LOCATION);
+}
+
+/** The model cache's store: files under `root` on servers, OPFS in browsers. */
+export async function modelStore(root = cacheDir()): Promise<ModelStore> {
+  return isServerRuntime ? await fsStore(root) : opfsStore();
+}
 
 export interface CachedModel {
   /** cache key: "huggingface/owner/repo/file.gguf", "urls/host/path/file.gguf", or a converted file */

@@ -5,7 +5,8 @@
  */
 
 import { AbortError, ModelFetchError } from "../errors.ts";
-import { createSha256, isServerRuntime, type ModelStore } from "../platform.ts";
+import { createSha256, readsRedirects } from "../platform/index.ts";
+import type { ModelStore } from "./store.ts";
 
 export type Fetch = (url: string, init: RequestInit) => Promise<Response>;
 
@@ -48,7 +49,7 @@ const GGUF = [0x47, 0x47, 0x55, 0x46];
  */
 async function fetchFollow(doFetch: Fetch, url: string, init: RequestInit) {
   const linked: { sha256?: string; size?: number } = {};
-  if (!isServerRuntime) return { res: await doFetch(url, init), linked };
+  if (!readsRedirects) return { res: await doFetch(url, init), linked };
   let headers = { ...(init.headers as Record<string, string>) };
   for (let hop = 0; hop < 10; hop++) {
     const res = await doFetch(url, { ...init, headers, redirect: "manual" });

@@ -5,7 +5,7 @@
  */
 
 import { ModelFetchError } from "../errors.ts";
-import { env } from "../platform.ts";
+import { env } from "../platform/index.ts";
 import { parseSplitName } from "../gguf/model-files.ts";
 
 export function hfEndpoint(): string {

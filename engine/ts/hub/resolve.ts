@@ -6,12 +6,14 @@
  */
 
 import { AbortError, ModelFetchError } from "../errors.ts";
-import { env, isServerRuntime, type ModelStore, modelStore } from "../platform.ts";
+import { env } from "../platform/index.ts";
+import { modelStore } from "./cache.ts";
 import { downloadFile, type DownloadTarget, type Fetch } from "./download.ts";
 import { ggufNames, hfEndpoint, hfFileUrl, hfHeaders, listRepoFiles, pickMmprojFile, pickModelFile, type RepoFile } from "./hf.ts";
 import { DEFAULT_MODEL, DEFAULT_QUANT, DEFAULT_REPO, KNOWN_FILES } from "./manifest.ts";
 import { type ProgressListener, ProgressTracker } from "./progress.ts";
 import { describeRef, type ModelRef, parseModelRef, shardNames } from "./refs.ts";
+import type { ModelStore } from "./store.ts";
 
 export interface ResolveOptions {
   /** use the cache only, never the network (also MINICPMV_EDGE_OFFLINE=1 or HF_HUB_OFFLINE=1) */
@@ -165,9 +167,10 @@ class Resolver {
       size: (await this.store.size(p.key)) ?? 0,
       cached: cached[i],
     })));
-    if (isServerRuntime) return { ref, source: this.store.location(planned[0].key), files };
-    const blobs = await Promise.all(planned.map(async (p) => (await this.store.get(p.key)) as Blob));
-    return { ref, source: blobs, files };
+    // a file store gives paths (the first shard loads a split set), OPFS the File of every shard
+    const sources = await Promise.all(planned.map((p) => this.store.get(p.key)));
+    if (typeof sources[0] === "string") return { ref, source: sources[0], files };
+    return { ref, source: sources as Blob[], files };
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * The chat template written into the test models: llama.cpp's models/templates/Qwen3.5-4B.jinja
  * (pinned source) with the vision wrapper replaced by the bare <|image_pad|> / <|video_pad|>
- * markers that MiniCPM-V 4.6 uses (shared/spec/input-pipeline.md section 5.1).
+ * markers that MiniCPM-V 4.6 uses (docs/chat-format.md, "Chat template").
  */
 export const CHAT_TEMPLATE = String.raw`{%- set image_count = namespace(value=0) %}
 {%- set video_count = namespace(value=0) %}

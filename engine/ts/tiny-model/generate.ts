@@ -2,7 +2,7 @@
  * Writes MiniCPM-V-4.6-shaped GGUF pairs with seeded random weights: a `qwen35` language
  * model and a `minicpmv4_6` mmproj. "tiny" for tests, "tiny-q4k" (tiny, but with the quantized
  * matrix types of a Q4_K_M file, for kernel parity tests), "real-shape" (true dimensions,
- * quantized LLM, F16 vision tower) for benchmarks. Facts: shared/spec/gguf-facts.md.
+ * quantized LLM, F16 vision tower) for benchmarks. Facts: docs/gguf.md.
  */
 
 import { TensorType, ValueType } from "../gguf/format.ts";
@@ -55,7 +55,7 @@ export const TINY_Q4K_LLM: LlmShape = {
   moreBitsType: TensorType.Q6_K,
 };
 
-/** Qwen3.5-0.8B dimensions (gguf-facts.md section 8), Q4_K matrices, Q6_K embeddings (~Q4_K_M size). */
+/** Qwen3.5-0.8B dimensions (docs/gguf.md, "Real dimensions"), Q4_K matrices, Q6_K embeddings (~Q4_K_M size). */
 export const REAL_LLM: LlmShape = {
   embd: 1024, layers: 24, ff: 3584, heads: 8, headsKv: 2, headDim: 256, rotDims: 64, ropeSections: [11, 11, 10, 0],
   ropeBase: 1e7, ctx: 262144, ssmState: 128, ssmGroups: 16, ssmHeads: 16, convKernel: 4, vocab: 248320,

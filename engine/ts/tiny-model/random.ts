@@ -1,6 +1,7 @@
 /** Seeded random tensor data for test models: deterministic for a given seed on every runtime. */
 
 import { TensorType, typeLayout } from "../gguf/format.ts";
+import { toHalf } from "../gguf/half.ts";
 
 /** xorshift128+ over two 32-bit halves, seeded by splitmix32; fast and platform-independent. */
 export class Rng {
@@ -45,31 +46,6 @@ export class Rng {
 
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
-}
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** float -> IEEE half bits, round to nearest even (values here are small and finite). */
-export function toHalf(v: number): number {
-  f32[0] = v;
-  const x = u32[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = ((x >>> 23) & 0xff) - 127 + 15;
-  let mant = x & 0x7fffff;
-  if (exp <= 0) {
-    if (exp < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - exp;
-    const half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    return sign | (half + (rem > mid || (rem === mid && (half & 1)) ? 1 : 0));
-  }
-  if (exp >= 31) return sign | 0x7c00;
-  const half = (exp << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  return sign | (half + (rem > 0x1000 || (rem === 0x1000 && (half & 1)) ? 1 : 0));
 }
 
 /** How a tensor's values are drawn. */

@@ -8,18 +8,7 @@ import { TensorType, tensorBytes } from "../gguf/format.ts";
 import type { ByteSource } from "../gguf/reader.ts";
 import { readGgufHeader } from "../gguf/reader.ts";
 import { type ByteSink, headerKvs, type TensorData, writeGguf } from "../gguf/writer.ts";
-import { toHalf } from "../tiny-model/random.ts";
-
-const HALF_TO_FLOAT = (() => {
-  const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const s = h & 0x8000 ? -1 : 1;
-    const e = (h >> 10) & 0x1f;
-    const m = h & 0x3ff;
-    t[h] = e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
-  }
-  return t;
-})();
+import { halfToFloatTable, toHalf } from "../gguf/half.ts";
 
 /** ggml's quantize_row_q8_0_ref: per 32 values d = amax / 127, q = round(x / d) (ties away). */
 function quantizeQ8_0(x: Float32Array, out: Uint8Array) {
@@ -68,7 +57,8 @@ export async function convertMmprojToQ8(src: ByteSource, sink: ByteSink): Promis
           const raw = await src.read(srcOffset + r * cols * 2, n * cols * 2);
           const half = new Uint16Array(raw.slice().buffer);
           const x = new Float32Array(half.length);
-          for (let i = 0; i < half.length; i++) x[i] = HALF_TO_FLOAT[half[i]];
+          const toFloat = halfToFloatTable();
+          for (let i = 0; i < half.length; i++) x[i] = toFloat[half[i]];
           if (type === TensorType.F32) {
             yield new Uint8Array(x.buffer);
           } else {

@@ -3,7 +3,7 @@
  * JPEG (jpeg-js), PNG (fast-png), WebP (@jsquash/webp), GIF first frame (omggif), BMP (bmp-js).
  * The size is read from the header first, so an oversized image is refused before its pixels are
  * decoded. Alpha is composited onto white and EXIF orientation applied (reference behaviour,
- * input-pipeline.md 1.2).
+ * docs/input-pipeline.md, "Decode").
  */
 
 import jpeg from "jpeg-js";
@@ -13,7 +13,7 @@ import bmp from "bmp-js";
 import { imageSize } from "image-size";
 import exifr from "exifr";
 import { InvalidRequestError } from "../errors.ts";
-import { isServerRuntime } from "../platform.ts";
+import { readDependencyFile } from "../platform/index.ts";
 import type { RgbImage } from "./resize.ts";
 
 export interface DecodeOptions {
@@ -108,13 +108,9 @@ let webp: Promise<(b: ArrayBuffer) => Promise<{ width: number; height: number; d
 async function decodeWebp(bytes: Uint8Array) {
   webp ??= (async () => {
     const mod = await import("@jsquash/webp/decode.js");
-    if (isServerRuntime) {
-      // the codec fetches its .wasm by URL in browsers; on servers compile it from node_modules
-      const { createRequire } = await import("node:module");
-      const fs = await import("node:fs");
-      const path = createRequire(import.meta.url).resolve("@jsquash/webp/codec/dec/webp_dec.wasm");
-      await mod.init(await WebAssembly.compile(fs.readFileSync(path)));
-    }
+    // on servers the codec's .wasm is compiled from node_modules; browsers fetch it by URL (null)
+    const wasm = await readDependencyFile("@jsquash/webp/codec/dec/webp_dec.wasm");
+    if (wasm) await mod.init(await WebAssembly.compile(wasm));
     return mod.default;
   })();
   const decode = await webp;

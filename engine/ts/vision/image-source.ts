@@ -1,7 +1,7 @@
 /** Image bytes from what callers pass: bytes, a Blob, a data URL, an http(s) URL or a file path. */
 
 import { InvalidRequestError } from "../errors.ts";
-import { isServerRuntime, nodeFs } from "../platform.ts";
+import { nodeFs } from "../platform/index.ts";
 
 export type ImageInput = Uint8Array | ArrayBuffer | Blob | string;
 
@@ -21,11 +21,12 @@ export async function loadImageBytes(input: ImageInput, limits: FetchLimits = {}
   if (typeof input !== "string") throw new InvalidRequestError("an image must be bytes, a Blob, a URL or a path", "image");
   if (input.startsWith("data:")) return dataUrl(input);
   if (/^https?:\/\//i.test(input)) return await fetchImage(input, limits);
-  if (limits.allowFiles === false || !isServerRuntime) {
+  if (limits.allowFiles === false) {
     throw new InvalidRequestError("local image files are not allowed here; send the image as a data URL or URL", "image");
   }
-  const fs = await nodeFs();
   try {
+    // in browsers nodeFs() refuses: "cannot read image file x: loading by path needs Deno, ..."
+    const fs = await nodeFs();
     return new Uint8Array(await fs.promises.readFile(input));
   } catch (e) {
     throw new InvalidRequestError(`cannot read image file ${input}: ${(e as Error).message}`, "image");

@@ -1,5 +1,5 @@
 /**
- * Token layout of images in a prompt (reference processor, input-pipeline.md 2.2-2.3): the chat
+ * Token layout of images in a prompt (reference processor, docs/input-pipeline.md, "Prompt token layout"): the chat
  * template emits one <|image_pad|> per image; each is replaced by its block
  *   [<image_id>k</image_id>] <image> P*overview </image> (<slice> P*slice </slice>)*cols ("\n" between rows)
  * with one placeholder P per embedding; ids count from 0 per prompt.
@@ -33,7 +33,12 @@ export function expandImages(rendered: string, plans: ImagePlan[]): string {
 }
 
 /** Start index of each run of `placeholder` tokens, checked against the plans' token counts. */
-export function placeholderRuns(tokens: Int32Array, placeholder: number, plans: ImagePlan[]): number[] {
+export function placeholderRuns(
+  tokens: Int32Array,
+  placeholder: number,
+  plans: ImagePlan[],
+  marker = IMAGE_MARKER,
+): number[] {
   const starts: number[] = [];
   const lengths: number[] = [];
   for (let i = 0; i < tokens.length; i++) {
@@ -47,7 +52,8 @@ export function placeholderRuns(tokens: Int32Array, placeholder: number, plans: 
   // each image is one run per tile (overview, then each slice)
   const expected = plans.flatMap((p) => [p.overview.tokens, ...Array(p.grid ? p.grid.rows * p.grid.cols : 0).fill(p.slice?.tokens)]);
   if (lengths.length !== expected.length || lengths.some((n, i) => n !== expected[i])) {
-    throw new InvalidRequestError("the prompt's image placeholders do not match the image plans (is <|image_pad|> in the text?)", "messages");
+    const message = `the prompt's ${marker} placeholders do not match the plans (is ${marker} in the text?)`;
+    throw new InvalidRequestError(message, "messages");
   }
   return starts;
 }

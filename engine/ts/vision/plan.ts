@@ -1,8 +1,8 @@
 /**
  * The MiniCPM-V 4.6 image plan with reference (transformers) semantics: whether to slice, the
  * grid, overview / refined / slice sizes and visual-token counts. float64 arithmetic, Python
- * round-half-to-even, 56-pixel alignment in both modes. Spec: input-pipeline.md sections 1.3-1.5,
- * 1.9. Pure: no I/O, no engine.
+ * round-half-to-even, 56-pixel alignment in both modes. See docs/input-pipeline.md, "Plan",
+ * "Visual tokens per tile". Pure: no I/O, no engine.
  */
 
 import { InvalidRequestError } from "../errors.ts";

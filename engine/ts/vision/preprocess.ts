@@ -1,7 +1,7 @@
 /**
  * Image + plan -> normalised tiles for the encoder, in embedding order: the overview, then the
  * slices row-major. Reference semantics: both the overview and the refined image are stretched
- * to their target sizes (no letter-boxing), input-pipeline.md 1.5-1.7.
+ * to their target sizes (no letter-boxing), docs/input-pipeline.md, "Resampling".
  */
 
 import type { ImagePlan } from "./plan.ts";

@@ -3,7 +3,8 @@
 import type { Engine } from "../engine.ts";
 import { InvalidRequestError } from "../errors.ts";
 import { type ModelFiles, openModelFiles, validateModelSources } from "../gguf/model-files.ts";
-import { blobSource, cacheDir, createFileSink, isServerRuntime, nodeFs, openFile } from "../platform.ts";
+import { cacheDir } from "../hub/cache.ts";
+import { blobSource, createFileSink, nodeFs, openFile } from "../platform/index.ts";
 import { convertMmprojToQ8, isF16Matrix } from "./convert.ts";
 import type { DownsampleMode } from "./plan.ts";
 
@@ -40,9 +41,6 @@ export interface VisionLoadOptions {
   files?: ModelFiles;
 }
 
-// the model cache directory now lives in platform.ts (shared with downloads)
-export { cacheDir };
-
 /** The Q8_0 rewrite of an mmproj file, made once per source file (name, size and mtime). */
 export async function convertedPath(source: string, dir = cacheDir()): Promise<string> {
   const fs = await nodeFs();
@@ -51,7 +49,7 @@ export async function convertedPath(source: string, dir = cacheDir()): Promise<s
   const out = `${dir}/${base}-${st.size}-${Math.floor(st.mtimeMs)}-q8_0.gguf`;
   if (!fs.existsSync(out)) {
     await fs.promises.mkdir(dir, { recursive: true });
-    const tmp = `${out}.${process.pid}.tmp`;
+    const tmp = `${out}.${crypto.randomUUID()}.tmp`; // unique per writer, renamed into place when complete
     await convertMmprojToQ8((await openFile(source))!, await createFileSink(tmp));
     await fs.promises.rename(tmp, out);
   }
@@ -66,7 +64,6 @@ export class VisionModel {
     let files: ModelFiles;
     let name: string;
     if (typeof source === "string") {
-      if (!isServerRuntime) throw new InvalidRequestError("loading by path needs Deno, Bun or Node.js; pass a Blob");
       files = options.files ?? await openModelFiles(source, "mmproj", openFile);
       const convertible = files.headers[0].tensors.some(isF16Matrix);
       if ((options.weights ?? "q8_0") === "q8_0" && convertible) source = await convertedPath(source, options.convertedDir ?? cacheDir());

@@ -4,33 +4,16 @@
  */
 
 import { EngineError } from "../errors.ts";
-import type { SyncReader } from "../platform.ts";
-import type { EmModule } from "./module.ts";
+import type { SyncReader } from "../platform/index.ts";
+import type { LlamaContextParams, SamplerParams } from "../rpc.ts";
+import type { EmscriptenModule, Ptr } from "./exports.ts";
 import { createSourceFs } from "./source-fs.ts";
-
-export type Ptr = number;
-
-export interface SamplerParams {
-  temperature: number;
-  topK: number;
-  topP: number;
-  minP: number;
-  penaltyLastN: number;
-  repeatPenalty: number;
-  frequencyPenalty: number;
-  presencePenalty: number;
-  seed: number;
-  grammar?: string;
-  grammarRoot?: string;
-  /** the grammar applies from this token on (lazy grammar; e.g. <tool_call>) */
-  grammarTriggerToken?: number;
-}
 
 const encoder = new TextEncoder();
 
 export class WasmApi {
   private mounts = 0;
-  constructor(readonly m: EmModule) {}
+  constructor(readonly m: EmscriptenModule) {}
 
   // ---- heap helpers ----
   private get u8() {
@@ -65,7 +48,7 @@ export class WasmApi {
     }
   }
   lastError(fallback: string): string {
-    const msg = (this.m.UTF8ToString(this.m._mce_last_error()) as string).trim();
+    const msg = this.m.UTF8ToString(this.m._mce_last_error()).trim();
     return msg || fallback;
   }
 
@@ -106,20 +89,20 @@ export class WasmApi {
   }
   modelInfo(model: Ptr) {
     return {
-      nVocab: this.m._mce_model_n_vocab(model) as number,
-      nEmbd: this.m._mce_model_n_embd(model) as number,
-      nCtxTrain: this.m._mce_model_n_ctx_train(model) as number,
-      sizeBytes: this.m._mce_model_size(model) as number,
+      nVocab: this.m._mce_model_n_vocab(model),
+      nEmbd: this.m._mce_model_n_embd(model),
+      nCtxTrain: this.m._mce_model_n_ctx_train(model),
+      sizeBytes: this.m._mce_model_size(model),
     };
   }
   modelMeta(model: Ptr, key: string): string | undefined {
     return this.withString(key, (k) => {
-      const n = this.m._mce_model_meta(model, k, 0, 0) as number;
+      const n = this.m._mce_model_meta(model, k, 0, 0);
       if (n < 0) return undefined;
       const buf = this.alloc(n + 1);
       try {
         this.m._mce_model_meta(model, k, buf, n + 1);
-        return this.m.UTF8ToString(buf, n) as string;
+        return this.m.UTF8ToString(buf, n);
       } finally {
         this.m._free(buf);
       }
@@ -131,7 +114,7 @@ export class WasmApi {
     const offsets = this.alloc((nVocab + 1) * 4);
     const attrPtr = this.alloc(nVocab * 4);
     try {
-      const total = this.m._mce_vocab_dump(model, 0, 0, 0, 0) as number;
+      const total = this.m._mce_vocab_dump(model, 0, 0, 0, 0);
       const buf = this.alloc(total);
       try {
         this.m._mce_vocab_dump(model, buf, total, offsets, attrPtr);
@@ -160,7 +143,7 @@ export class WasmApi {
       for (;;) {
         const out = this.alloc(cap * 4);
         try {
-          const n = this.m._mce_tokenize(model, p, len, out, cap, addSpecial ? 1 : 0, parseSpecial ? 1 : 0) as number;
+          const n = this.m._mce_tokenize(model, p, len, out, cap, addSpecial ? 1 : 0, parseSpecial ? 1 : 0);
           if (n >= 0) return new Int32Array(this.m.wasmMemory.buffer, out, n).slice();
           cap = -n;
         } finally {
@@ -171,7 +154,7 @@ export class WasmApi {
   }
 
   // ---- context ----
-  contextNew(model: Ptr, o: { nCtx: number; nBatch: number; nUbatch: number; nSeqMax: number; threads: number }): Ptr {
+  contextNew(model: Ptr, o: LlamaContextParams): Ptr {
     return this.m._mce_context_new(model, o.nCtx, o.nBatch, o.nUbatch, o.nSeqMax, o.threads) >>> 0;
   }
   contextFree(ctx: Ptr) {
@@ -207,7 +190,7 @@ export class WasmApi {
       new Float32Array(mem, p, embd.length).set(embd);
       new Int32Array(mem, p + embd.length * 4, n).set(pos);
       if (embd.length !== n * nEmbd) throw new EngineError(`embeddings: expected ${n * nEmbd} floats, got ${embd.length}`);
-      return this.m._mce_decode_embd(ctx, n, p, p + embd.length * 4, seqId, wantLogits ? 1 : 0) as number;
+      return this.m._mce_decode_embd(ctx, n, p, p + embd.length * 4, seqId, wantLogits ? 1 : 0);
     } finally {
       this.m._free(p);
     }
@@ -218,13 +201,13 @@ export class WasmApi {
   }
   /** The logits of output i in the heap: valid until the next decode or allocation. */
   logitsView(ctx: Ptr, i: number, nVocab: number): Float32Array {
-    const p = (this.m._mce_logits(ctx, i) as number) >>> 0;
+    const p = this.m._mce_logits(ctx, i) >>> 0;
     if (!p) throw new EngineError(`no logits for output ${i}`);
     return new Float32Array(this.m.wasmMemory.buffer, p, nVocab);
   }
   jsonSchemaToGrammar(schema: string): string | undefined {
     const p = this.withString(schema, (s) => this.m._mce_json_schema_to_grammar(s) >>> 0);
-    return p ? this.m.UTF8ToString(p) as string : undefined;
+    return p ? this.m.UTF8ToString(p) : undefined;
   }
 
   memoryClear(ctx: Ptr) {
@@ -232,12 +215,6 @@ export class WasmApi {
   }
   seqRm(ctx: Ptr, seq: number, p0: number, p1: number): boolean {
     return this.m._mce_seq_rm(ctx, seq, p0, p1) === 1;
-  }
-  seqCp(ctx: Ptr, src: number, dst: number, p0: number, p1: number) {
-    this.m._mce_seq_cp(ctx, src, dst, p0, p1);
-  }
-  seqPosMax(ctx: Ptr, seq: number): number {
-    return this.m._mce_seq_pos_max(ctx, seq);
   }
 
   // ---- sampling ----
@@ -254,9 +231,6 @@ export class WasmApi {
   samplerSample(sampler: Ptr, ctx: Ptr, i: number): number {
     return this.m._mce_sampler_sample(sampler, ctx, i);
   }
-  samplerAccept(sampler: Ptr, token: number) {
-    this.m._mce_sampler_accept(sampler, token);
-  }
   samplerFree(sampler: Ptr) {
     this.m._mce_sampler_free(sampler);
   }
@@ -269,7 +243,7 @@ export class WasmApi {
     this.m._mce_vision_free(v);
   }
   visionInfo(v: Ptr) {
-    return { nEmbd: this.m._mce_vision_n_embd(v) as number, fileMerge: this.m._mce_vision_file_merge(v) as number };
+    return { nEmbd: this.m._mce_vision_n_embd(v), fileMerge: this.m._mce_vision_file_merge(v) };
   }
   /** Encodes one tile (h x w x 3 normalised floats); merge 4 = 16x, 2 = 4x. Null on failure. */
   visionEncode(v: Ptr, threads: number, merge: number, w: number, h: number, rgb: Float32Array, nEmbd: number) {
@@ -278,7 +252,7 @@ export class WasmApi {
     const out = this.alloc(cap * 4);
     try {
       new Float32Array(this.m.wasmMemory.buffer, inp, rgb.length).set(rgb);
-      const n = this.m._mce_vision_encode(v, threads, merge, w, h, inp, out, cap) as number;
+      const n = this.m._mce_vision_encode(v, threads, merge, w, h, inp, out, cap);
       if (n < 0) return null;
       return new Float32Array(this.m.wasmMemory.buffer, out, n * nEmbd).slice();
     } finally {

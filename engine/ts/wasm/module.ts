@@ -1,14 +1,12 @@
 /**
- * Instantiates the emscripten module (dist/wasm/minicpmv-edge.mjs) inside the engine worker.
- * Emscripten 3.1.6 takes its Node.js path on Deno, Bun and Node alike (all define `process`),
- * where it expects CommonJS globals; pthread workers start from pthread-bootstrap.cjs there.
+ * Instantiates the emscripten module (dist/wasm/minicpmv-edge.mjs) inside the engine worker:
+ * picks the build, then lets the platform prepare emscripten's host (on servers its Node.js
+ * path, see platform/server.ts) and say where its files are.
  */
 
 import { InvalidRequestError } from "../errors.ts";
-import { isServerRuntime, readBytes, relaxedSimdSupported } from "../platform.ts";
-
-// deno-lint-ignore no-explicit-any
-export type EmModule = any;
+import { prepareEmscripten, readBytes, relaxedSimdSupported } from "../platform/index.ts";
+import type { EmscriptenModule } from "./exports.ts";
 
 export const WASM_BASENAME = "minicpmv-edge";
 
@@ -31,33 +29,19 @@ export async function instantiate(
   want: SimdLevel | "auto",
   threads: number,
   print: (line: string) => void,
-): Promise<{ module: EmModule; simd: SimdLevel }> {
+): Promise<{ module: EmscriptenModule; simd: SimdLevel }> {
   const { dir: wasmDir, simd, wasm: wasmBinary } = await pickBuild(root, want);
   const mainScript = new URL(`${WASM_BASENAME}.mjs`, wasmDir);
-  if (isServerRuntime) {
-    const { createRequire } = await import("node:module");
-    const { fileURLToPath } = await import("node:url");
-    const g = globalThis as Record<string, unknown>;
-    g.require ??= createRequire(mainScript);
-    g.__dirname ??= fileURLToPath(new URL(".", wasmDir));
-    g.global ??= globalThis;
-  }
+  const locateFile = await prepareEmscripten(wasmDir, mainScript);
   const { default: createModule } = await import(mainScript.href);
   const module = await createModule({
     wasmBinary,
     mainScriptUrlOrBlob: mainScript.href,
     // ggml's persistent pool holds threads-1 workers; a vision encode may start as many again.
     mcePoolSize: Math.max(2, 2 * threads),
-    locateFile: (path: string) => {
-      if (path.endsWith(".worker.js") && isServerRuntime) return pathOf(new URL("pthread-bootstrap.cjs", wasmDir));
-      return isServerRuntime ? pathOf(new URL(path, wasmDir)) : new URL(path, wasmDir).href;
-    },
+    locateFile,
     print,
     printErr: print,
   });
   return { module, simd };
-}
-
-function pathOf(url: URL): string {
-  return decodeURIComponent(url.pathname);
 }

@@ -4,7 +4,7 @@
  * Modelled on emscripten's WORKERFS, with a synchronous reader per file.
  */
 
-import type { SyncReader } from "../platform.ts";
+import type { SyncReader } from "../platform/index.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -30,23 +30,23 @@ export function createSourceFs(FS: Any) {
       return root;
     },
     createNode(parent: Any, name: string, mode: number, reader?: SyncReader) {
-      const node = FS.createNode(parent, name, mode);
-      node.mode = mode;
-      node.node_ops = fs.node_ops;
-      node.stream_ops = fs.stream_ops;
-      node.timestamp = Date.now();
-      node.reader = reader ? readAhead(reader) : undefined;
-      node.size = reader ? reader.size : 4096;
-      node.contents = reader ? undefined : {};
-      if (parent) parent.contents[name] = node;
-      return node;
+      const fsNode = FS.createNode(parent, name, mode);
+      fsNode.mode = mode;
+      fsNode.node_ops = fs.node_ops;
+      fsNode.stream_ops = fs.stream_ops;
+      fsNode.timestamp = Date.now();
+      fsNode.reader = reader ? readAhead(reader) : undefined;
+      fsNode.size = reader ? reader.size : 4096;
+      fsNode.contents = reader ? undefined : {};
+      if (parent) parent.contents[name] = fsNode;
+      return fsNode;
     },
     node_ops: {
-      getattr(node: Any) {
-        const t = new Date(node.timestamp);
+      getattr(fsNode: Any) {
+        const t = new Date(fsNode.timestamp);
         return {
-          dev: 1, ino: node.id, mode: node.mode, nlink: 1, uid: 0, gid: 0, rdev: 0, size: node.size,
-          atime: t, mtime: t, ctime: t, blksize: 4096, blocks: Math.ceil(node.size / 4096),
+          dev: 1, ino: fsNode.id, mode: fsNode.mode, nlink: 1, uid: 0, gid: 0, rdev: 0, size: fsNode.size,
+          atime: t, mtime: t, ctime: t, blksize: 4096, blocks: Math.ceil(fsNode.size / 4096),
         };
       },
       setattr() {},
@@ -65,8 +65,8 @@ export function createSourceFs(FS: Any) {
       rmdir() {
         throw new FS.ErrnoError(EPERM);
       },
-      readdir(node: Any) {
-        return [".", "..", ...Object.keys(node.contents ?? {})];
+      readdir(fsNode: Any) {
+        return [".", "..", ...Object.keys(fsNode.contents ?? {})];
       },
       symlink() {
         throw new FS.ErrnoError(EPERM);
@@ -77,11 +77,11 @@ export function createSourceFs(FS: Any) {
     },
     stream_ops: {
       read(stream: Any, buffer: Uint8Array, offset: number, length: number, position: number) {
-        const node = stream.node;
-        if (position >= node.size) return 0;
-        const n = Math.min(length, node.size - position);
+        const fsNode = stream.node;
+        if (position >= fsNode.size) return 0;
+        const n = Math.min(length, fsNode.size - position);
         try {
-          return node.reader.readInto(buffer.subarray(offset, offset + n), position);
+          return fsNode.reader.readInto(buffer.subarray(offset, offset + n), position);
         } catch {
           throw new FS.ErrnoError(EIO);
         }

@@ -1,8 +1,8 @@
-/** Literal "\n" repair (input-pipeline.md section 6): the rules, and streaming == whole text. */
+/** Literal "\n" repair (docs/chat-format.md): the rules, and streaming == whole text. */
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { NewlineRepair, repairNewlines } from "../engine/ts/chat/newlines.ts";
+import { NewlineRepair, repairNewlines } from "../../engine/ts/chat/newlines.ts";
 import { cuttings, prng, randomText } from "./stream-splits.ts";
 
 const B = "\\"; // one backslash, to keep the cases readable
@@ -33,7 +33,7 @@ const cases: [string, string][] = [
   ["plain text\nwith real newlines", "plain text\nwith real newlines"],
 ];
 
-test("newline repair: the rules of section 6", () => {
+test("newline repair: the documented rules", () => {
   for (const [input, want] of cases) assert.equal(repairNewlines(input), want, JSON.stringify(input));
 });
 

@@ -7,8 +7,8 @@ import {
   AssistantOutputParser,
   type OutputEvent,
   parseAssistantOutput,
-} from "../engine/ts/chat/output.ts";
-import type { ToolDef } from "../engine/ts/chat/tool-calls.ts";
+} from "../../engine/ts/chat/output.ts";
+import type { ToolDef } from "../../engine/ts/chat/tool-calls.ts";
 import { cuttings } from "./stream-splits.ts";
 
 const B = "\\";

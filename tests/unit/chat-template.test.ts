@@ -1,13 +1,13 @@
 /**
  * Chat template rendering of tools, tool calls, tool results and reasoning
- * (input-pipeline.md 5.2 (c)-(e)) with the test models' template (Qwen3.5's, as 4.6 uses).
+ * (docs/chat-format.md, "Chat template" (c)-(e)) with the test models' template (Qwen3.5's, as 4.6 uses).
  */
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type ChatMessage, renderChat } from "../engine/ts/chat/template.ts";
-import { CHAT_TEMPLATE } from "../engine/ts/tiny-model/chat-template.ts";
-import { InvalidRequestError } from "../engine/ts/errors.ts";
+import { type ChatMessage, renderChat } from "../../engine/ts/chat/template.ts";
+import { CHAT_TEMPLATE } from "../../engine/ts/tiny-model/chat-template.ts";
+import { InvalidRequestError } from "../../engine/ts/errors.ts";
 
 const render = (messages: ChatMessage[], o: Parameters<typeof renderChat>[2] = {}) => renderChat(CHAT_TEMPLATE, messages, o);
 const GEN_OFF = "<|im_start|>assistant\n<think>\n\n</think>\n\n";

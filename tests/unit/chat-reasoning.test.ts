@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type ReasoningEvent, ReasoningSplitter, splitReasoning } from "../engine/ts/chat/reasoning.ts";
+import { type ReasoningEvent, ReasoningSplitter, splitReasoning } from "../../engine/ts/chat/reasoning.ts";
 import { cuttings, prng, randomText } from "./stream-splits.ts";
 
 function streamed(pieces: string[], thinking: boolean) {

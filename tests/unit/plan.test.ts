@@ -1,11 +1,11 @@
 /**
- * The image planner against the spec's worked examples (input-pipeline.md 1.10) and against an
- * independent reference written here from the spec's pseudo-code, over generated sizes.
+ * The image planner against the worked examples (docs/input-pipeline.md, "Worked examples") and against
+ * an independent reference written here from the documented rules, over generated sizes.
  */
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type DownsampleMode, planImage } from "../engine/ts/vision/plan.ts";
+import { type DownsampleMode, planImage } from "../../engine/ts/vision/plan.ts";
 
 // ---- independent reference (kept apart from the production planner on purpose) ----
 function pyRound(x: number): number {
@@ -54,7 +54,7 @@ function reference(W: number, H: number, maxSlices: number, mode: DownsampleMode
   return { ov, grid, slice, total };
 }
 
-// ---- spec 1.10 worked examples: [W, H, max, overview WxH, grid RxC|null, slice WxH|null, 16x, 4x]
+// ---- docs/input-pipeline.md worked examples: [W, H, max, overview WxH, grid RxC|null, slice WxH|null, 16x, 4x]
 const EXAMPLES: [number, number, number, string, string | null, string | null, number, number][] = [
   [448, 448, 9, "448x448", null, null, 64, 256],
   [448, 448, 36, "448x448", null, null, 64, 256],
@@ -77,7 +77,7 @@ const EXAMPLES: [number, number, number, string, string | null, string | null, n
   [275, 730, 9, "280x728", "3x1", "448x448", 257, 1028],
 ];
 
-test("planner reproduces the spec's worked examples in 16x and 4x", () => {
+test("planner reproduces the documented worked examples in 16x and 4x", () => {
   for (const [w, h, max, ov, grid, slice, t16, t4] of EXAMPLES) {
     const p16 = planImage({ width: w, height: h }, { maxSliceNums: max });
     const p4 = planImage({ width: w, height: h }, { maxSliceNums: max, downsampleMode: "4x" });

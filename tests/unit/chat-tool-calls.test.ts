@@ -1,19 +1,19 @@
 /**
- * Qwen3-Coder XML tool calls (input-pipeline.md 5.3): whole-text results (several checked
+ * Qwen3-Coder XML tool calls (docs/chat-format.md, "Output"): whole-text results (several checked
  * against llama.cpp's own parser at the pinned commit, noted per case), typing by schema, our
  * documented deviations, and streaming: every cutting gives the same calls and content.
  */
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { argType, argumentJson, pythonToJson, valueKinds } from "../engine/ts/chat/arg-types.ts";
+import { argType, argumentJson, pythonToJson, valueKinds } from "../../engine/ts/chat/arg-types.ts";
 import {
   parseToolCalls,
   ToolCallCollector,
   type ToolCallEvent,
   ToolCallParser,
   type ToolDef,
-} from "../engine/ts/chat/tool-calls.ts";
+} from "../../engine/ts/chat/tool-calls.ts";
 import { cuttings, prng, randomText } from "./stream-splits.ts";
 
 const TOOLS: ToolDef[] = [
