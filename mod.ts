@@ -22,6 +22,8 @@ export {
   InvalidRequestError,
   MemoryBudgetError,
   ModelFetchError,
+  VideoDecodeError,
+  type VideoDecodeErrorCode,
 } from "./engine/ts/errors.ts";
 export { Context, type ContextOptions, Model, type ModelInfo, type ModelSource } from "./engine/ts/model.ts";
 export {
@@ -86,9 +88,12 @@ export {
   type ChatRun,
   type ContentPart,
   type LoadOptions,
+  type MediaStats,
   type Message,
   MiniCPMV,
 } from "./engine/ts/minicpmv.ts";
 export { decodeImage, type DecodeOptions, probeImage } from "./engine/ts/vision/decode.ts";
-export type { ImageInput } from "./engine/ts/vision/image-source.ts";
+export type { FetchLimits, MediaInput } from "./engine/ts/media-source.ts";
+export { VideoDecoder } from "./engine/ts/video/decoder-client.ts";
+export type { DecodedFrame, VideoInfo, VideoLimits } from "./engine/ts/video/decoder.ts";
 export type { RgbImage } from "./engine/ts/vision/resize.ts";

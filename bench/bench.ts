@@ -92,8 +92,8 @@ async function cacheTurns(llm: string, mmproj: string, threads: number) {
       const run = await mm.chat([{ role: "user", content: [{ type: "image", image }, { type: "text", text: "Describe it." }] }],
         { temperature: 0, maxTokens: 1 });
       const r = await run.generation.result;
-      turns.push({ encodeS: run.images.encodeMs / 1000, ttftS: (performance.now() - t0) / 1000, prefillS: r.timings.promptMs / 1000,
-        tilesEncoded: run.images.tilesEncoded, tilesCached: run.images.tilesCached });
+      turns.push({ encodeS: run.media.encodeMs / 1000, ttftS: (performance.now() - t0) / 1000, prefillS: r.timings.promptMs / 1000,
+        tilesEncoded: run.media.tilesEncoded, tilesCached: run.media.tilesCached });
     }
     return turns;
   } finally {

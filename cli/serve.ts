@@ -37,6 +37,9 @@ const FLAGS = {
   "max-images": { type: "string", default: "16" },
   "max-image-mb": { type: "string", default: "20" },
   "image-timeout": { type: "string", default: "15" },
+  "max-videos": { type: "string", default: "4" },
+  "max-video-mb": { type: "string", default: "100" },
+  "max-video-seconds": { type: "string", default: "10800" },
   verbose: { type: "boolean", default: false },
 } as const;
 
@@ -95,6 +98,9 @@ export async function run(args: string[]): Promise<number> {
     maxImages: int(v["max-images"], "max-images", 0, 1000)!,
     maxImageBytes: int(v["max-image-mb"], "max-image-mb", 1, 4096)! * 1e6,
     imageFetchTimeoutMs: int(v["image-timeout"], "image-timeout", 1, 3600)! * 1000,
+    maxVideos: int(v["max-videos"], "max-videos", 0, 100)!,
+    maxVideoBytes: int(v["max-video-mb"], "max-video-mb", 1, 4096)! * 1e6,
+    maxVideoSeconds: int(v["max-video-seconds"], "max-video-seconds", 1, 1e6)!,
     logLevel: v.verbose ? "info" : "error",
   });
   const app = createApp(service, {

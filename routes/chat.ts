@@ -33,26 +33,29 @@ export interface StartedChat {
   vocab: Vocabulary;
 }
 
-/** Counts images and rejects a request over the limit. */
-export function checkImageCount(messages: Message[], service: ModelService) {
-  let n = 0;
-  for (const m of messages) {
-    if (Array.isArray(m.content)) n += m.content.filter((p: ContentPart) => p.type === "image").length;
-  }
-  if (n > service.options.maxImages) {
-    throw new HttpError(
-      400,
-      `the request has ${n} images; this server accepts at most ${service.options.maxImages}`,
-      "invalid_request_error",
-      "messages",
-    );
+/** Counts images and videos and rejects a request over either limit. */
+export function checkMediaCount(messages: Message[], service: ModelService) {
+  const { maxImages, maxVideos } = service.options;
+  for (const [kind, max] of [["image", maxImages], ["video", maxVideos]] as const) {
+    let n = 0;
+    for (const m of messages) {
+      if (Array.isArray(m.content)) n += m.content.filter((p: ContentPart) => p.type === kind).length;
+    }
+    if (n > max) {
+      throw new HttpError(
+        400,
+        `the request has ${n} ${kind}s; this server accepts at most ${max}`,
+        "invalid_request_error",
+        "messages",
+      );
+    }
   }
 }
 
-/** Prepares the prompt (images encoded) and starts generating; `release` when over. */
+/** Prepares the prompt (images and videos encoded) and starts generating; `release` when over. */
 export async function startChat(service: ModelService, job: ChatJob): Promise<StartedChat> {
   const mm = await service.model();
-  checkImageCount(job.messages, service);
+  checkMediaCount(job.messages, service);
   const choice = job.toolChoice ?? "auto";
   const tools = job.tools?.length && choice !== "none" ? job.tools : undefined;
   if (typeof choice === "object" && !tools?.some((t) => t.function.name === choice.name)) {
@@ -81,6 +84,12 @@ export async function startChat(service: ModelService, job: ChatJob): Promise<St
       timeoutMs: service.options.imageFetchTimeoutMs,
       allowFiles: service.options.mediaDir !== undefined,
     },
+    videoFetch: {
+      maxBytes: service.options.maxVideoBytes,
+      timeoutMs: service.options.imageFetchTimeoutMs,
+      allowFiles: service.options.mediaDir !== undefined,
+    },
+    videoLimits: { maxDurationSeconds: service.options.maxVideoSeconds },
   };
   if (job.json && tools && choice !== "auto") {
     throw new HttpError(

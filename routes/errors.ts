@@ -7,6 +7,7 @@ import {
   InvalidRequestError,
   MemoryBudgetError,
   ModelFetchError,
+  VideoDecodeError,
 } from "../engine/ts/errors.ts";
 
 export type ErrorType =
@@ -39,6 +40,8 @@ export function toHttpError(e: unknown): HttpError {
   if (e instanceof HttpError) return e;
   if (e instanceof InvalidRequestError) return new HttpError(400, e.message, "invalid_request_error", e.param ?? null);
   if (e instanceof GgufError) return new HttpError(400, e.message, "invalid_request_error", null, e.code);
+  // a video the decoder cannot take, or that crashes it (its worker is replaced), is the request's
+  if (e instanceof VideoDecodeError) return new HttpError(400, e.message, "invalid_request_error", "video", e.code);
   // the model could not be fetched or does not fit: the server cannot serve (and says why)
   if (e instanceof ModelFetchError || e instanceof MemoryBudgetError) {
     return new HttpError(503, e.message, "server_error", null, e.code);

@@ -1,18 +1,23 @@
 /**
- * Image references in requests: data and http(s) URLs pass through; local paths (plain or
+ * Image and video references in requests: data and http(s) URLs pass through; local paths (plain or
  * `file:` URLs) only with --media-dir, and only inside it. The path is resolved here, before the
  * pipeline reads it, so `..` segments (also percent-encoded ones) cannot leave the directory.
  */
 
 import { HttpError } from "./errors.ts";
 
-/** An image reference from a request as the pipeline takes it (a URL, or a path inside `mediaDir`). */
-export function imageSource(url: string, mediaDir: string | undefined, param: string): string {
+/** A media reference from a request as the pipeline takes it (a URL, or a path inside `mediaDir`). */
+export function mediaSource(
+  url: string,
+  mediaDir: string | undefined,
+  param: string,
+  kind: "image" | "video" = "image",
+): string {
   if (url.startsWith("data:") || /^https?:\/\//i.test(url)) return url;
   if (!mediaDir) {
     throw new HttpError(
       400,
-      "images must be data URLs or http(s) URLs; local files are disabled (the operator can enable --media-dir)",
+      `${kind}s must be data URLs or http(s) URLs; local files are disabled (the operator can enable --media-dir)`,
       "invalid_request_error",
       param,
     );
@@ -21,11 +26,11 @@ export function imageSource(url: string, mediaDir: string | undefined, param: st
   try {
     path = /^file:/i.test(url) ? decodeURIComponent(new URL(url).pathname) : decodeURIComponent(url);
   } catch {
-    throw new HttpError(400, `malformed image path ${url}`, "invalid_request_error", param);
+    throw new HttpError(400, `malformed ${kind} path ${url}`, "invalid_request_error", param);
   }
   const resolved = insideDir(mediaDir, path);
   if (resolved === undefined) {
-    throw new HttpError(400, `image path ${url} is outside the media directory`, "invalid_request_error", param);
+    throw new HttpError(400, `${kind} path ${url} is outside the media directory`, "invalid_request_error", param);
   }
   return resolved;
 }

@@ -8,7 +8,7 @@ import { Hono } from "hono";
 import type { OutputEvent } from "../engine/ts/chat/output.ts";
 import { InvalidRequestError } from "../engine/ts/errors.ts";
 import { generate, type Generation, type GenerationResult } from "../engine/ts/generate.ts";
-import type { MiniCPMV } from "../engine/ts/minicpmv.ts";
+import type { MediaTokens, MiniCPMV } from "../engine/ts/minicpmv.ts";
 import { readBody } from "./body.ts";
 import { startChat } from "./chat.ts";
 import {
@@ -39,12 +39,12 @@ import { RequestScope } from "./scope.ts";
 import type { ModelService } from "./service.ts";
 
 /**
- * /api/generate's run, raw or through the chat template: the generation, its image tokens, and
+ * /api/generate's run, raw or through the chat template: the generation, its media tokens, and
  * its text as output events (the raw text is all content; templated text is parsed for reasoning).
  */
 interface GenerateRun {
   generation: Generation;
-  imageTokens: number;
+  media: MediaTokens;
   output: { push(text: string): OutputEvent[]; end(): OutputEvent[] };
 }
 
@@ -54,7 +54,7 @@ async function startRaw(mm: MiniCPMV, b: GenerateBody, signal: AbortSignal): Pro
   const tokens = await mm.model.tokenize(b.prompt);
   return {
     generation: generate(mm.context, tokens, { ...chatOptions(b.options), signal }),
-    imageTokens: 0,
+    media: { imageTokens: 0, videoTokens: 0 },
     output: { push: (text) => [{ type: "content", text }], end: () => [] },
   };
 }
@@ -62,16 +62,16 @@ async function startRaw(mm: MiniCPMV, b: GenerateBody, signal: AbortSignal): Pro
 /** A prompt through the chat template (with `system` and images), its output parsed as a chat's. */
 async function startTemplated(service: ModelService, b: GenerateBody, signal: AbortSignal): Promise<GenerateRun> {
   const { run, output } = await startChat(service, generateJob(b, signal));
-  return { generation: run.generation, imageTokens: run.images.imageTokens, output };
+  return { generation: run.generation, media: run.media, output };
 }
 
 export function ollamaRoutes(service: ModelService): Hono {
   const app = new Hono();
   const now = () => new Date().toISOString();
   /** Waits for the end of a generation, counts it, and measures the request's time so far. */
-  const finish = async (generation: Generation, imageTokens: number, startedAt: number) => {
+  const finish = async (generation: Generation, media: MediaTokens, startedAt: number) => {
     const r: GenerationResult = await generation.result;
-    service.metrics.record(r, imageTokens);
+    service.metrics.record(r, media);
     return { r, totalMs: performance.now() - startedAt };
   };
 
@@ -102,7 +102,7 @@ export function ollamaRoutes(service: ModelService): Hono {
       const startedAt = performance.now();
       const { run, output } = await startChat(service, chatJob(b, scope.signal));
       if (!b.stream) {
-        const { r, totalMs } = await finish(run.generation, run.images.imageTokens, startedAt);
+        const { r, totalMs } = await finish(run.generation, run.media, startedAt);
         output.push(r.text);
         output.end();
         return c.json(chatDone(b.model, now(), chatMessage(output.message), r, totalMs));
@@ -113,7 +113,7 @@ export function ollamaRoutes(service: ModelService): Hono {
         };
         for await (const piece of run.generation) await emit(output.push(piece.text));
         await emit(output.end());
-        const { r, totalMs } = await finish(run.generation, run.images.imageTokens, startedAt);
+        const { r, totalMs } = await finish(run.generation, run.media, startedAt);
         const calls = output.message.tool_calls;
         if (calls.length) await send(chatChunk(b.model, now(), toolCallMessage(calls)));
         await send(chatDone(b.model, now(), { role: "assistant", content: "" }, r, totalMs));
@@ -134,7 +134,7 @@ export function ollamaRoutes(service: ModelService): Hono {
       if (!b.prompt && !b.images?.length) return c.json(generateLoaded(b.model, now()));
       const run = b.raw ? await startRaw(mm, b, scope.signal) : await startTemplated(service, b, scope.signal);
       if (!b.stream) {
-        const { r, totalMs } = await finish(run.generation, run.imageTokens, startedAt);
+        const { r, totalMs } = await finish(run.generation, run.media, startedAt);
         const fields = generateFields([...run.output.push(r.text), ...run.output.end()]);
         return c.json(generateDone(b.model, now(), fields, r, totalMs));
       }
@@ -145,7 +145,7 @@ export function ollamaRoutes(service: ModelService): Hono {
         };
         for await (const piece of run.generation) await emit(run.output.push(piece.text));
         await emit(run.output.end());
-        const { r, totalMs } = await finish(run.generation, run.imageTokens, startedAt);
+        const { r, totalMs } = await finish(run.generation, run.media, startedAt);
         await send(generateDone(b.model, now(), { response: "" }, r, totalMs));
       });
     } finally {

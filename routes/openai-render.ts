@@ -6,6 +6,7 @@
 
 import type { AssistantMessage, OutputEvent } from "../engine/ts/chat/output.ts";
 import type { GenerationResult, TokenLogprobs } from "../engine/ts/generate.ts";
+import type { MediaTokens } from "../engine/ts/minicpmv.ts";
 import type { Vocabulary } from "../engine/ts/vocab.ts";
 
 /** What identifies one response: every body and chunk of it carries these. */
@@ -31,12 +32,14 @@ export const newId = (prefix: string): string => `${prefix}-${crypto.randomUUID(
 
 export const unixSeconds = (): number => Math.floor(Date.now() / 1000);
 
-export function usageBody(r: GenerationResult, imageTokens?: number) {
+export function usageBody(r: GenerationResult, media?: MediaTokens) {
+  const details = media &&
+    { image_tokens: media.imageTokens, ...(media.videoTokens ? { video_tokens: media.videoTokens } : {}), cached_tokens: 0 };
   return {
     prompt_tokens: r.usage.promptTokens,
     completion_tokens: r.usage.completionTokens,
     total_tokens: r.usage.totalTokens,
-    ...(imageTokens !== undefined ? { prompt_tokens_details: { image_tokens: imageTokens, cached_tokens: 0 } } : {}),
+    ...(details ? { prompt_tokens_details: details } : {}),
   };
 }
 
@@ -86,7 +89,7 @@ export function chatCompletion(
   message: AssistantMessage,
   r: GenerationResult,
   logprobs: LogprobEntry[] | undefined,
-  imageTokens: number,
+  media: MediaTokens,
 ) {
   return {
     id: ref.id,
@@ -104,7 +107,7 @@ export function chatCompletion(
       logprobs: logprobs === undefined ? null : { content: logprobs },
       finish_reason: chatFinishReason(message, r),
     }],
-    usage: usageBody(r, imageTokens),
+    usage: usageBody(r, media),
     timings: timingsBody(r),
   };
 }

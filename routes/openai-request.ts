@@ -7,16 +7,31 @@
 import { z } from "zod";
 import type { ToolDef } from "../engine/ts/chat/tool-calls.ts";
 import type { ContentPart, Message } from "../engine/ts/minicpmv.ts";
+import { MAX_NUM_FRAMES_LIMIT, MAX_STACK_FRAMES } from "../engine/ts/video/plan.ts";
 import { stopSchema, toolSchema } from "./body.ts";
 import { type ChatJob, parseHistoryArguments, type ToolChoice } from "./chat.ts";
-import { imageSource } from "./media.ts";
+import { mediaSource } from "./media.ts";
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
 const imagePart = z.object({
   type: z.literal("image_url"),
   image_url: z.union([z.string(), z.object({ url: z.string(), detail: z.enum(["auto", "low", "high"]).optional() })]),
 });
-const contentSchema = z.union([z.string(), z.array(z.discriminatedUnion("type", [textPart, imagePart])), z.null()]);
+/** vLLM's form */
+const videoPart = z.object({ type: z.literal("video_url"), video_url: z.union([z.string(), z.object({ url: z.string() })]) });
+/** llama-server's form: base64 data (or a URL) */
+const inputVideoPart = z.object({
+  type: z.literal("input_video"),
+  input_video: z.union([
+    z.object({ data: z.string(), format: z.string().optional() }),
+    z.object({ url: z.string() }),
+  ]),
+});
+const contentSchema = z.union([
+  z.string(),
+  z.array(z.discriminatedUnion("type", [textPart, imagePart, videoPart, inputVideoPart])),
+  z.null(),
+]);
 
 const toolCallSchema = z.object({
   id: z.string().optional(),
@@ -93,6 +108,8 @@ export const chatSchema = z.strictObject({
     downsample_mode: z.enum(["16x", "4x"]).optional(),
     max_slice_nums: z.number().int().min(1).max(64).optional(),
     use_image_id: z.boolean().optional(),
+    max_num_frames: z.number().int().min(1).max(MAX_NUM_FRAMES_LIMIT).optional(),
+    stack_frames: z.number().int().min(1).max(MAX_STACK_FRAMES).optional(),
   }).nullish(),
   store: z.boolean().nullish(),
   metadata: z.record(z.string(), z.string()).nullish(),
@@ -127,21 +144,32 @@ export function samplingOptions(b: SamplingBody, maxTokens: number | null | unde
   };
 }
 
-/** OpenAI messages as the engine's, images resolved (local paths only inside `mediaDir`). */
+type RequestPart = Exclude<ChatBody["messages"][number]["content"], string | null | undefined>[number];
+
+/** One content part as the engine's: media references resolved (local paths only inside `mediaDir`). */
+function toContentPart(p: RequestPart, mediaDir: string | undefined, param: string): ContentPart {
+  const url = (u: string | { url: string }) => typeof u === "string" ? u : u.url;
+  switch (p.type) {
+    case "text":
+      return p;
+    case "image_url":
+      return { type: "image", image: mediaSource(url(p.image_url), mediaDir, param, "image") };
+    case "video_url":
+      return { type: "video", video: mediaSource(url(p.video_url), mediaDir, param, "video") };
+    case "input_video": {
+      const v = p.input_video;
+      const source = "data" in v ? `data:video/${v.format ?? "mp4"};base64,${v.data}` : v.url;
+      return { type: "video", video: mediaSource(source, mediaDir, param, "video") };
+    }
+  }
+}
+
+/** OpenAI messages as the engine's, media resolved (local paths only inside `mediaDir`). */
 export function toMessages(messages: ChatBody["messages"], mediaDir: string | undefined): Message[] {
   return messages.map((m, i) => {
     const param = `messages.${i}.content`;
     const content = Array.isArray(m.content)
-      ? m.content.map((p, k): ContentPart =>
-        p.type === "text" ? p : {
-          type: "image",
-          image: imageSource(
-            typeof p.image_url === "string" ? p.image_url : p.image_url.url,
-            mediaDir,
-            `${param}.${k}`,
-          ),
-        }
-      )
+      ? m.content.map((p, k) => toContentPart(p, mediaDir, `${param}.${k}`))
       : m.content ?? null;
     if (m.role === "assistant") {
       return {
@@ -184,6 +212,8 @@ export function chatJob(b: ChatBody, mediaDir: string | undefined, signal: Abort
       downsampleMode: b.mm_processor_kwargs?.downsample_mode,
       maxSliceNums: b.mm_processor_kwargs?.max_slice_nums,
       useImageId: b.mm_processor_kwargs?.use_image_id,
+      maxNumFrames: b.mm_processor_kwargs?.max_num_frames,
+      stackFrames: b.mm_processor_kwargs?.stack_frames,
       templateKwargs: b.chat_template_kwargs ?? undefined,
     },
     signal,

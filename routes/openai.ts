@@ -45,14 +45,13 @@ export function openaiRoutes(service: ModelService): Hono {
       const { run, output, vocab } = await startChat(service, chatJob(b, service.options.mediaDir, scope.signal));
       const ref = { id: newId("chatcmpl"), created: unixSeconds(), model: service.options.modelId };
       const logprobs = (lps: TokenLogprobs[]) => logprobContent(vocab, lps, b.top_logprobs ?? 0);
-      const imageTokens = run.images.imageTokens;
       if (!b.stream) {
         const r = await run.generation.result;
-        service.metrics.record(r, imageTokens);
+        service.metrics.record(r, run.media);
         output.push(r.text);
         output.end();
         const lp = b.logprobs ? logprobs(r.logprobs ?? []) : undefined;
-        return c.json(chatCompletion(ref, output.message, r, lp, imageTokens));
+        return c.json(chatCompletion(ref, output.message, r, lp, run.media));
       }
       return scope.sse(async (stream) => {
         await sendJson(stream, chatChunk(ref, { role: "assistant", content: "" }));
@@ -62,10 +61,10 @@ export function openaiRoutes(service: ModelService): Hono {
         }
         for (const chunk of chatChunks(ref, output.end())) await sendJson(stream, chunk);
         const r = await run.generation.result;
-        service.metrics.record(r, imageTokens);
+        service.metrics.record(r, run.media);
         await sendJson(stream, chatLastChunk(ref, chatFinishReason(output.message, r), r));
         if (b.stream_options?.include_usage) {
-          await sendJson(stream, usageChunk(ref, "chat.completion.chunk", usageBody(r, imageTokens)));
+          await sendJson(stream, usageChunk(ref, "chat.completion.chunk", usageBody(r, run.media)));
         }
         await stream.writeSSE({ data: "[DONE]" });
       });

@@ -6,7 +6,7 @@
 import { Engine, type EngineOptions } from "../engine/ts/engine.ts";
 import type { GenerationResult } from "../engine/ts/generate.ts";
 import { MiniCPMV } from "../engine/ts/minicpmv.ts";
-import type { LoadOptions } from "../engine/ts/minicpmv.ts";
+import type { LoadOptions, MediaTokens } from "../engine/ts/minicpmv.ts";
 import { HttpError } from "./errors.ts";
 
 export interface ServiceOptions {
@@ -20,13 +20,17 @@ export interface ServiceOptions {
   queue: number;
   /** the model id clients name; other names get 404 */
   modelId: string;
-  /** directory local image paths may be read from (off when undefined) */
+  /** directory local image and video paths may be read from (off when undefined) */
   mediaDir?: string;
   /** turn literal "\n" the model writes into line breaks (docs/chat-format.md) */
   repairNewlines: boolean;
   maxImages: number;
   maxImageBytes: number;
+  /** remote images and videos */
   imageFetchTimeoutMs: number;
+  maxVideos: number;
+  maxVideoBytes: number;
+  maxVideoSeconds: number;
   logLevel?: "debug" | "info" | "warn" | "error" | "none";
 }
 
@@ -39,11 +43,13 @@ export class Metrics {
   /** wall time with at least one request generating, for aggregate tokens/s */
   busyMs = 0;
   imageTokens = 0;
+  videoTokens = 0;
 
-  record(r: GenerationResult, imageTokens = 0) {
+  record(r: GenerationResult, media?: MediaTokens) {
     this.promptTokens += r.usage.promptTokens;
     this.completionTokens += r.usage.completionTokens;
-    this.imageTokens += imageTokens;
+    this.imageTokens += media?.imageTokens ?? 0;
+    this.videoTokens += media?.videoTokens ?? 0;
   }
 
   count(route: string, status: number) {
@@ -74,6 +80,7 @@ export class ModelService {
       return cur.then((l) => {
         if (l.engine.alive) return l;
         if (this.current === cur) this.current = undefined; // crashed: start over
+        l.mm.close();
         return this.loaded();
       });
     }
@@ -152,6 +159,8 @@ export class ModelService {
   async close() {
     const cur = this.current;
     this.current = undefined;
-    if (cur) (await cur.catch(() => undefined))?.engine.terminate();
+    const l = cur && await cur.catch(() => undefined);
+    l?.mm.close();
+    l?.engine.terminate();
   }
 }

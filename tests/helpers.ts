@@ -28,6 +28,11 @@ export function models() {
   };
 }
 
+/** A test video written by scripts/test-media.sh (or test-3.mp4 from the pinned llama.cpp). */
+export function testMedia(name: string): string {
+  return `${env("MCE_TEST_MEDIA")}/${name}`;
+}
+
 export function nativeBin(name: string): string {
   return `${env("MCE_NATIVE_BIN")}/${name}`;
 }

@@ -58,6 +58,7 @@ for (const runtime of ["deno", "bun", "node"] as const) {
   test(`${runtime}: \`pull\` draws a progress bar on a terminal (bytes, rate, ETA, 100%) and none without one`, async () => {
     const term = await pull(runtime, true);
     // the terminal shows stdout and stderr together; each frame is redrawn after cursor controls
+    // deno-lint-ignore no-control-regex
     const frames = term.stdout.split(/\x1b(?:\[[0-9;?]*[A-Za-z]|[78])|[\r\n]+/).filter((f) => f.includes("%"));
     const parsed = frames.map((f) => /(\d+)% \| ([\d.]+ [kMG]?B) \/ ([\d.]+ [kMG]?B|\?) \| ([\d.]+ [kMG]?B)\/s \| ETA (\S+)/.exec(f));
     assert.ok(parsed.length >= 2 && parsed.every(Boolean), `unexpected frames:\n${frames.join("\n")}`);

@@ -11,6 +11,7 @@ test("the server survives a trap inside the engine and serves the next request",
   const service = new ModelService({
     load: { model: m.llm }, threads: 2, parallel: 2, queue: 2, modelId: "tiny", repairNewlines: true,
     maxImages: 4, maxImageBytes: 1e6, imageFetchTimeoutMs: 1000,
+    maxVideos: 1, maxVideoBytes: 1e6, maxVideoSeconds: 60,
   });
   const app = createApp(service, { maxBodyBytes: 1e6 });
   const chat = () =>

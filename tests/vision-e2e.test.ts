@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import { encode as encodePng } from "fast-png";
 import { Engine, InvalidRequestError } from "../mod.ts";
 import { type Message, MiniCPMV } from "../engine/ts/minicpmv.ts";
-import type { ImageInput } from "../engine/ts/vision/image-source.ts";
+import type { MediaInput } from "../engine/ts/media-source.ts";
 import { renderChat } from "../engine/ts/chat/template.ts";
 import { browserRun, maxRelativeError, models, runCli, type RuntimeName } from "./helpers.ts";
 import { evaluate } from "../engine/ts/generate.ts";
@@ -31,7 +31,7 @@ before(async () => {
 });
 after(() => engine.terminate());
 
-const ask = (image: ImageInput, text = QUESTION): Message[] => [
+const ask = (image: MediaInput, text = QUESTION): Message[] => [
   { role: "user", content: [{ type: "image", image }, { type: "text", text }] },
 ];
 
@@ -73,7 +73,7 @@ test("two images in one prompt get ids 0 and 1", async () => {
   const r = await run.generation.result;
   assert.equal(run.plans.length, 2);
   assert.equal(run.plans[1].imageTokens, 70); // 300x200 upscaled to 560x392, not sliced
-  assert.equal(run.images.imageTokens, 183 + 70);
+  assert.equal(run.media.imageTokens, 183 + 70);
   const text = mm.model.detokenize(run.prompt.tokens, { special: true });
   const first = text.indexOf("<image_id>0</image_id><image>");
   const second = text.indexOf("</slice><image_id>1</image_id><image>");
@@ -88,11 +88,11 @@ test("16x and 4x alternate on one loaded model; the encode cache serves repeats"
   for (const mode of ["16x", "4x", "16x", "4x"] as const) {
     const run = await mm.chat(ask(jpeg), { temperature: 0, maxTokens: 6, downsampleMode: mode });
     const r = await run.generation.result;
-    assert.equal(run.images.imageTokens, mode === "16x" ? 183 : 732);
+    assert.equal(run.media.imageTokens, mode === "16x" ? 183 : 732);
     if (results[mode]) {
       assert.deepEqual(r.tokens, results[mode]);
-      assert.equal(run.images.tilesEncoded, 0);
-      assert.equal(run.images.tilesCached, 3);
+      assert.equal(run.media.tilesEncoded, 0);
+      assert.equal(run.media.tilesCached, 3);
     }
     results[mode] = r.tokens;
   }

@@ -60,6 +60,28 @@ export class ModelFetchError extends Error {
   }
 }
 
+export type VideoDecodeErrorCode =
+  | "not_a_video"
+  | "no_video_stream"
+  | "unsupported_codec"
+  | "truncated"
+  | "empty"
+  | "bad_metadata"
+  | "too_large"
+  | "too_long"
+  | "too_many_frames"
+  | "decode_failed"
+  | "decoder_crashed"
+  | "out_of_memory";
+
+/** A video that cannot be decoded (engine/ts/video/decoder.ts); the code says why, the message what. */
+export class VideoDecodeError extends Error {
+  override name = "VideoDecodeError";
+  constructor(readonly code: VideoDecodeErrorCode, message: string) {
+    super(message);
+  }
+}
+
 /** Model + mmproj + context would not fit the 4 GB WebAssembly address space. */
 export class MemoryBudgetError extends Error {
   override name = "MemoryBudgetError";

@@ -1,7 +1,7 @@
 /**
- * MiniCPM-V 4.6 end to end: a language model plus an optional mmproj, chat with images.
- * Per request: downsample_mode, max_slice_nums and use_image_id (reference semantics), with
- * tile embeddings cached across requests.
+ * MiniCPM-V 4.6 end to end: a language model plus an optional mmproj, chat with images and videos.
+ * Per request: downsample_mode, max_slice_nums and use_image_id (reference semantics), and for
+ * videos max_num_frames and stack_frames, with tile embeddings cached across requests.
  */
 
 import { type ChatMessage, renderChat } from "./chat/template.ts";
@@ -13,17 +13,23 @@ import { resolveModelRef, resolveModelRefs, type ResolveOptions } from "./hub/re
 import { isRemoteRef } from "./hub/refs.ts";
 import { checkMemoryBudget } from "./memory-budget.ts";
 import { type Context, inspectModelSource, Model, type ModelSource } from "./model.ts";
+import { type FetchLimits, loadMediaBytes, type MediaInput } from "./media-source.ts";
+import { VideoDecoder } from "./video/decoder-client.ts";
+import type { VideoLimits } from "./video/decoder.ts";
+import { encodeVideo } from "./video/encode.ts";
+import { expandVideos, VIDEO_MARKER, videoPlaceholderRuns } from "./video/layout.ts";
+import { type VideoMeta, planVideo, type VideoPlan, type VideoPlanOptions } from "./video/plan.ts";
 import { decodeImage } from "./vision/decode.ts";
-import { contentHash, EncodeCache } from "./vision/encode-cache.ts";
-import { type FetchLimits, type ImageInput, loadImageBytes } from "./vision/image-source.ts";
+import { contentHash, EncodeCache, tileKey } from "./vision/encode-cache.ts";
 import { expandImages, IMAGE_MARKER, placeholderRuns } from "./vision/layout.ts";
-import { type ImagePlan, type PlanOptions, planImage } from "./vision/plan.ts";
+import { type ImagePlan, planImage } from "./vision/plan.ts";
 import { imageTiles } from "./vision/preprocess.ts";
 import { VisionModel } from "./vision/vision-model.ts";
 
 export type ContentPart =
   | { type: "text"; text: string }
-  | { type: "image"; image: ImageInput };
+  | { type: "image"; image: MediaInput }
+  | { type: "video"; video: MediaInput };
 
 export interface Message {
   role: ChatMessage["role"];
@@ -34,32 +40,53 @@ export interface Message {
   tool_call_id?: string;
 }
 
-export interface ChatOptions extends GenerateOptions, PlanOptions {
+/**
+ * `downsampleMode`, `maxSliceNums` and `useImageId` apply to images and videos alike; when not
+ * given, images default to 9 slices with ids and videos to 1 slice without (the reference's video
+ * settings). `maxNumFrames` (128) and `stackFrames` (1) apply to videos.
+ */
+export interface ChatOptions extends GenerateOptions, VideoPlanOptions {
   /** Qwen3.5 thinking (default false: Instruct checkpoint) */
   enableThinking?: boolean;
   tools?: unknown[];
   templateKwargs?: Record<string, unknown>;
   /** refuse larger images before decoding their pixels (default 50 MP) */
   maxImagePixels?: number;
+  /** remote images (and videos, unless `videoFetch` is given) */
   fetch?: FetchLimits;
+  /** remote videos (default: `fetch`) */
+  videoFetch?: FetchLimits;
+  /** frame size, duration and frame-table bounds of videos */
+  videoLimits?: VideoLimits;
 }
 
-export interface ChatUsageExtra {
-  /** embedding positions of all images (markup tokens excluded) */
+export interface MediaStats {
+  /** embedding positions of all images / all videos (markup tokens excluded) */
   imageTokens: number;
-  /** tiles taken from the encode cache / encoded now */
+  videoTokens: number;
+  /** tiles taken from the encode cache / encoded now (images and video units) */
   tilesCached: number;
   tilesEncoded: number;
+  /** video frames decoded now (0 when every unit came from the cache) */
+  framesDecoded: number;
+  /** preparing the media: loading, decoding, encoding (ms) */
   encodeMs: number;
+  /** of which waiting for the video decoder (ms) */
+  decodeMs: number;
 }
+
+/** What usage reports of a prompt's media: embedding positions, markup excluded. */
+export type MediaTokens = Pick<MediaStats, "imageTokens" | "videoTokens">;
 
 export interface ChatRun {
   generation: Generation;
+  /** one per image / video, in prompt order */
   plans: ImagePlan[];
-  /** the prompt as laid out: token ids (one <|image_pad|> per embedding) and the embeddings */
+  videoPlans: VideoPlan[];
+  /** the prompt as laid out: token ids (one placeholder per embedding) and the embeddings */
   prompt: PromptInput;
   promptTokens: number;
-  images: ChatUsageExtra;
+  media: MediaStats;
 }
 
 export interface LoadOptions {
@@ -91,6 +118,9 @@ function singleFile(source: string | Blob[]): string | Blob {
 export class MiniCPMV {
   readonly cache: EncodeCache;
   private queue: Promise<unknown> = Promise.resolve();
+  /** the video decoder's worker, started by the first video */
+  private decoder: Promise<VideoDecoder> | undefined;
+  private videoInfos = new Map<string, VideoMeta>();
 
   private constructor(
     readonly engine: Engine,
@@ -133,10 +163,17 @@ export class MiniCPMV {
     return new MiniCPMV(engine, model, vision, context, o.encodeCacheBytes);
   }
 
+  /** Stops the video decoder's worker (the engine is the caller's). */
+  close(): void {
+    const decoder = this.decoder;
+    this.decoder = undefined;
+    decoder?.then((d) => d.terminate(), () => {});
+  }
+
   /**
-   * Starts a chat completion. Images in messages are decoded, planned, encoded (or taken from
-   * the cache) and laid out, one request at a time; then the request generates beside others
-   * on the context's sequences (see Scheduler).
+   * Starts a chat completion. Images and videos in messages are decoded, planned, encoded (or
+   * taken from the cache) and laid out, one request at a time; then the request generates beside
+   * others on the context's sequences (see Scheduler).
    */
   chat(messages: Message[], options: ChatOptions = {}): Promise<ChatRun> {
     const run = this.queue.then(() => this.prepare(messages, options));
@@ -147,7 +184,8 @@ export class MiniCPMV {
   private async prepare(messages: Message[], o: ChatOptions): Promise<ChatRun> {
     const template = this.model.info.chatTemplate;
     if (!template) throw new InvalidRequestError("the model has no chat template", "model");
-    const images: ImageInput[] = [];
+    const images: MediaInput[] = [];
+    const videos: MediaInput[] = [];
     const templated: ChatMessage[] = messages.map((m) => {
       if (!Array.isArray(m.content)) return m as ChatMessage;
       const content = m.content.map((p) => {
@@ -155,12 +193,21 @@ export class MiniCPMV {
           images.push(p.image);
           return { type: "image" };
         }
-        if (p.text.includes(IMAGE_MARKER)) throw new InvalidRequestError(`text may not contain ${IMAGE_MARKER}`, "messages");
+        if (p.type === "video") {
+          videos.push(p.video);
+          return { type: "video" };
+        }
+        for (const marker of [IMAGE_MARKER, VIDEO_MARKER]) {
+          if (p.text.includes(marker)) throw new InvalidRequestError(`text may not contain ${marker}`, "messages");
+        }
         return p;
       });
       return { ...m, content } as ChatMessage;
     });
-    if (images.length && !this.vision) throw new InvalidRequestError("this model was loaded without an mmproj: images are not supported", "messages");
+    if ((images.length || videos.length) && !this.vision) {
+      const kind = images.length ? "images" : "videos";
+      throw new InvalidRequestError(`this model was loaded without an mmproj: ${kind} are not supported`, "messages");
+    }
 
     const rendered = renderChat(template, templated, {
       enableThinking: o.enableThinking,
@@ -168,32 +215,45 @@ export class MiniCPMV {
       extra: o.templateKwargs,
     });
     const t0 = performance.now();
-    const prepared = await Promise.all(images.map(async (img) => {
-      const bytes = await loadImageBytes(img, o.fetch);
-      return { bytes, hash: await contentHash(bytes) };
-    }));
+    const stats: MediaStats = {
+      imageTokens: 0,
+      videoTokens: 0,
+      tilesCached: 0,
+      tilesEncoded: 0,
+      framesDecoded: 0,
+      encodeMs: 0,
+      decodeMs: 0,
+    };
+    const loaded = (inputs: MediaInput[], fetch: FetchLimits | undefined, kind: "image" | "video") =>
+      Promise.all(inputs.map(async (input) => {
+        const bytes = await loadMediaBytes(input, fetch, kind);
+        return { bytes, hash: await contentHash(bytes) };
+      }));
+    const [imageFiles, videoFiles] = await Promise.all([
+      loaded(images, o.fetch, "image"),
+      loaded(videos, o.videoFetch ?? o.fetch, "video"),
+    ]);
     const decoded = [];
-    for (const p of prepared) decoded.push(await decodeImage(p.bytes, { maxPixels: o.maxImagePixels }));
+    for (const p of imageFiles) decoded.push(await decodeImage(p.bytes, { maxPixels: o.maxImagePixels }));
     const plans = decoded.map((img) => planImage({ width: img.width, height: img.height }, o));
+    const videoPlans: VideoPlan[] = [];
+    for (const v of videoFiles) videoPlans.push(planVideo(await this.videoInfo(v.bytes, v.hash, o.videoLimits), o));
 
-    const tokens = await this.model.tokenize(expandImages(rendered, plans));
-    const stats: ChatUsageExtra = { imageTokens: 0, tilesCached: 0, tilesEncoded: 0, encodeMs: 0 };
+    const tokens = await this.model.tokenize(expandVideos(expandImages(rendered, plans), videoPlans));
     const input: PromptInput = { tokens, embeddings: [] };
+    const vision = this.vision!;
     if (plans.length) {
-      const placeholder = this.model.vocab.idOf(IMAGE_MARKER);
-      if (placeholder === undefined) throw new InvalidRequestError(`the model's vocabulary has no ${IMAGE_MARKER}`, "model");
-      const starts = placeholderRuns(tokens, placeholder, plans);
+      const starts = placeholderRuns(tokens, this.placeholderId(IMAGE_MARKER), plans);
       let run = 0;
       for (const [k, plan] of plans.entries()) {
         stats.imageTokens += plan.imageTokens;
-        const tiles = imageTiles(decoded[k], plan, this.vision!.info.imageMean, this.vision!.info.imageStd);
+        const tiles = imageTiles(decoded[k], plan, vision.info.imageMean, vision.info.imageStd);
         for (const [t, tile] of tiles.entries()) {
-          const key = `${prepared[k].hash}|${plan.mode}|${plan.overview.width}x${plan.overview.height}|` +
-            `${plan.refined?.width}x${plan.refined?.height}|${plan.grid?.rows}x${plan.grid?.cols}|${t}|${this.vision!.info.file}`;
+          const key = tileKey(imageFiles[k].hash, plan, t, vision.info.file);
           let data = this.cache.get(key);
           if (data) stats.tilesCached++;
           else {
-            data = await this.vision!.encodeTile(tile, plan.mode);
+            data = await vision.encodeTile(tile, plan.mode);
             this.cache.set(key, data);
             stats.tilesEncoded++;
           }
@@ -201,13 +261,56 @@ export class MiniCPMV {
         }
       }
     }
+    if (videoPlans.length) {
+      const starts = videoPlaceholderRuns(tokens, this.placeholderId(VIDEO_MARKER), videoPlans);
+      let run = 0;
+      for (const [k, plan] of videoPlans.entries()) {
+        stats.videoTokens += plan.videoTokens;
+        const file = videoFiles[k];
+        const embeddings = await encodeVideo({
+          ...file,
+          plan,
+          decoder: await this.videoDecoder(),
+          vision,
+          cache: this.cache,
+          limits: o.videoLimits,
+        }, stats);
+        for (const data of embeddings) input.embeddings!.push({ start: starts[run++], data });
+      }
+    }
     stats.encodeMs = performance.now() - t0;
     return {
       generation: generate(this.context, input, o),
       plans,
+      videoPlans,
       prompt: input,
       promptTokens: tokens.length,
-      images: stats,
+      media: stats,
     };
+  }
+
+  private placeholderId(marker: string): number {
+    const id = this.model.vocab.idOf(marker);
+    if (id === undefined) throw new InvalidRequestError(`the model's vocabulary has no ${marker}`, "model");
+    return id;
+  }
+
+  private videoDecoder(): Promise<VideoDecoder> {
+    if (!this.decoder) {
+      const decoder = this.decoder = VideoDecoder.create();
+      decoder.catch(() => this.decoder === decoder && (this.decoder = undefined));
+    }
+    return this.decoder;
+  }
+
+  /** Container metadata, remembered by content so a second question about a video opens nothing. */
+  private async videoInfo(bytes: Uint8Array, hash: string, limits?: VideoLimits): Promise<VideoMeta> {
+    const known = this.videoInfos.get(hash);
+    if (known) return known;
+    const { durationSeconds, fps, frameCount, width, height } = await (await this.videoDecoder()).probe(bytes, limits);
+    const meta = { durationSeconds, fps, frameCount, width, height };
+    this.videoInfos.set(hash, meta);
+    if (this.videoInfos.size > 256) this.videoInfos.delete(this.videoInfos.keys().next().value!);
+    return meta;
   }
 }

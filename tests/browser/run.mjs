@@ -1,7 +1,7 @@
 // Drives headless Chromium (Debian's /usr/bin/chromium) through playwright-core: serves the
 // repository with COOP/COEP headers (needed for SharedArrayBuffer, hence wasm threads), opens
 // page.html and prints the page's result as JSON.
-// Usage: node tests/browser/run.mjs MODEL_FILE PROMPT N [MMPROJ_FILE IMAGE_FILE]
+// Usage: node tests/browser/run.mjs MODEL_FILE PROMPT N [MMPROJ_FILE [IMAGE_FILE|-] [VIDEO_FILE [STACK_FRAMES]]]
 //        node tests/browser/run.mjs --cache MODEL_FILE PROMPT N MMPROJ_FILE
 // --cache: the page loads the pair by http URL into the browser's model cache, then a second
 // page of the same profile loads it again and offline; model requests are counted here and
@@ -12,10 +12,11 @@ import { extname, join, resolve } from "node:path";
 import { chromium } from "playwright-core";
 
 const cacheMode = process.argv[2] === "--cache";
-const [modelFile, prompt, n, mmprojFile, imageFile] = process.argv.slice(cacheMode ? 3 : 2);
+const [modelFile, prompt, n, mmprojFile, imageArg, videoFile, stackFrames] = process.argv.slice(cacheMode ? 3 : 2);
+const imageFile = imageArg === "-" ? undefined : imageArg;
 const served = cacheMode
   ? { "/models/tiny-llm.gguf": modelFile, "/models/tiny-mmproj-16x.gguf": mmprojFile }
-  : { "/model.gguf": modelFile, "/mmproj.gguf": mmprojFile, "/image": imageFile };
+  : { "/model.gguf": modelFile, "/mmproj.gguf": mmprojFile, "/image": imageFile, "/video": videoFile };
 const root = resolve(new URL("../..", import.meta.url).pathname);
 const types = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm" };
 let modelRequests = 0; // every request under /models/, served or not
@@ -57,8 +58,8 @@ try {
     page.on("console", (m) => logs.push(m.text()));
     page.on("pageerror", (e) => logs.push(String(e)));
     await page.goto(`http://127.0.0.1:${port}/tests/browser/page.html?${new URLSearchParams({ prompt, n, ...params })}`);
-    await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 120_000 });
-    const result = await page.evaluate(() => window.__result);
+    await page.waitForFunction(() => globalThis.__result !== undefined, null, { timeout: 120_000 });
+    const result = await page.evaluate(() => globalThis.__result);
     await page.close();
     return result;
   };
@@ -67,7 +68,12 @@ try {
     const offline = download.error ? undefined : await open({ mode: "cache", step: "offline" });
     console.log(JSON.stringify({ download, offline, error: download.error ?? offline.error, logs }));
   } else {
-    const result = await open({ model: "/model.gguf", ...(mmprojFile ? { mmproj: "/mmproj.gguf", image: "/image" } : {}) });
+    const result = await open({
+      model: "/model.gguf",
+      ...(mmprojFile ? { mmproj: "/mmproj.gguf" } : {}),
+      ...(imageFile ? { image: "/image" } : {}),
+      ...(videoFile ? { video: "/video", ...(stackFrames ? { stack: stackFrames } : {}) } : {}),
+    });
     console.log(JSON.stringify({ ...result, logs }));
   }
 } finally {

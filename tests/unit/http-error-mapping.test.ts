@@ -5,6 +5,7 @@ import { test } from "node:test";
 import {
   AbortError,
   EngineError,
+  VideoDecodeError,
   GgufError,
   InvalidRequestError,
   MemoryBudgetError,
@@ -83,4 +84,11 @@ test("the OpenAI error body, field order included", () => {
     '{"error":{"message":"bad","type":"invalid_request_error","param":null,"code":null}}',
     "defaults",
   );
+});
+
+test("a video the decoder refuses is a 400 naming the reason", () => {
+  assert.deepEqual(mapped(new VideoDecodeError("unsupported_codec", "unsupported codec mpeg4")), {
+    status: 400, type: "invalid_request_error", param: "video", code: "unsupported_codec", headers: {},
+    message: "unsupported codec mpeg4",
+  });
 });

@@ -23,6 +23,9 @@ const service = new ModelService({
   repairNewlines: true,
   maxImages: 2,
   maxImageBytes: 1e6,
+  maxVideos: 1,
+  maxVideoBytes: 1e6,
+  maxVideoSeconds: 60,
   imageFetchTimeoutMs: 1000,
 });
 const app = createApp(service, { apiKey: KEY, corsOrigins: [ORIGIN], maxBodyBytes: 4096 });

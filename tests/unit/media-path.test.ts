@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { HttpError } from "../../routes/errors.ts";
-import { imageSource, insideDir } from "../../routes/media.ts";
+import { mediaSource, insideDir } from "../../routes/media.ts";
 
 const refused = (pattern: RegExp, param = "messages.0.content.1") => (e: unknown) => {
   assert.ok(e instanceof HttpError, `expected HttpError, got ${e}`);
@@ -13,7 +13,7 @@ const refused = (pattern: RegExp, param = "messages.0.content.1") => (e: unknown
   assert.match(e.message, pattern);
   return true;
 };
-const source = (url: string, dir: string | undefined) => imageSource(url, dir, "messages.0.content.1");
+const source = (url: string, dir: string | undefined) => mediaSource(url, dir, "messages.0.content.1");
 
 test("data and http(s) URLs pass through, with or without a media directory", () => {
   for (const url of ["data:image/png;base64,AAAA", "http://x.test/a.jpg", "HTTPS://x.test/a.jpg"]) {

@@ -45,13 +45,19 @@ const call = { id: "call_1", type: "function" as const, function: { name: "f", a
 /** token i is the text "t<i>"; 200 is "é" (two bytes) */
 const vocab = { bytes: (t: number) => new TextEncoder().encode(t === 200 ? "é" : `t${t}`) };
 const json = (v: unknown) => JSON.stringify(v);
+const media = (imageTokens: number, videoTokens = 0) => ({ imageTokens, videoTokens });
 
-test("usage (image tokens when given) and llama-server timings", () => {
+test("usage (image and video tokens when given) and llama-server timings", () => {
   assert.equal(json(usageBody(result())), '{"prompt_tokens":10,"completion_tokens":3,"total_tokens":13}');
   assert.equal(
-    json(usageBody(result(), 64)),
+    json(usageBody(result(), media(64))),
     '{"prompt_tokens":10,"completion_tokens":3,"total_tokens":13,' +
       '"prompt_tokens_details":{"image_tokens":64,"cached_tokens":0}}',
+  );
+  assert.equal(
+    json(usageBody(result(), media(0, 660))),
+    '{"prompt_tokens":10,"completion_tokens":3,"total_tokens":13,' +
+      '"prompt_tokens_details":{"image_tokens":0,"video_tokens":660,"cached_tokens":0}}',
   );
   assert.equal(
     json(timingsBody(result())),
@@ -62,7 +68,7 @@ test("usage (image tokens when given) and llama-server timings", () => {
 
 test("a whole chat completion", () => {
   assert.equal(
-    json(chatCompletion(ref, message(), result(), undefined, 0)),
+    json(chatCompletion(ref, message(), result(), undefined, media(0))),
     '{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"tiny",' +
       '"choices":[{"index":0,"message":{"role":"assistant","content":"Hello"},' +
       '"logprobs":null,"finish_reason":"stop"}],' +
@@ -73,7 +79,7 @@ test("a whole chat completion", () => {
 });
 
 test("chat message: reasoning and tool calls when present; null content only beside tool calls", () => {
-  const choice = (m: AssistantMessage, r = result()) => chatCompletion(ref, m, r, undefined, 0).choices[0];
+  const choice = (m: AssistantMessage, r = result()) => chatCompletion(ref, m, r, undefined, media(0)).choices[0];
   assert.equal(
     json(choice(message({ content: "", reasoning_content: "hmm", tool_calls: [call] })).message),
     '{"role":"assistant","content":null,"reasoning_content":"hmm",' +
@@ -96,10 +102,10 @@ test("logprobs: token text and bytes, top alternatives cut to the number asked",
   assert.equal(json(logprobContent(vocab, lps, 0)[0].top_logprobs), "[]");
   const entries = logprobContent(vocab, lps, 2);
   assert.equal(
-    json(chatCompletion(ref, message(), result(), entries, 0).choices[0].logprobs),
+    json(chatCompletion(ref, message(), result(), entries, media(0)).choices[0].logprobs),
     json({ content: entries }),
   );
-  assert.equal(json(chatCompletion(ref, message(), result(), [], 0).choices[0].logprobs), '{"content":[]}');
+  assert.equal(json(chatCompletion(ref, message(), result(), [], media(0)).choices[0].logprobs), '{"content":[]}');
   const legacy = [{ token: 1, logprob: -0.25, top: [{ token: 1, logprob: -0.25 }, { token: 2, logprob: -2 }] }];
   assert.equal(
     json(legacyLogprobs(vocab, legacy)),
@@ -149,7 +155,7 @@ test("the last chat chunk and the usage chunk", () => {
       '"timings":{"prompt_n":10,"prompt_ms":20,"predicted_n":3,"predicted_ms":60,"predicted_per_second":50}}',
   );
   assert.equal(
-    json(usageChunk(ref, "chat.completion.chunk", usageBody(result(), 5))),
+    json(usageChunk(ref, "chat.completion.chunk", usageBody(result(), media(5)))),
     '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"tiny","choices":[],' +
       '"usage":{"prompt_tokens":10,"completion_tokens":3,"total_tokens":13,' +
       '"prompt_tokens_details":{"image_tokens":5,"cached_tokens":0}}}',

@@ -1,4 +1,6 @@
-/** Tile embeddings kept within a memory budget (least recently used out first). */
+/** Tile embeddings kept within a memory budget (least recently used out first), keyed by content. */
+
+import type { ImagePlan } from "./plan.ts";
 
 export class EncodeCache {
   private entries = new Map<string, Float32Array>();
@@ -45,4 +47,13 @@ export class EncodeCache {
 export async function contentHash(bytes: Uint8Array): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.slice()));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The cache key of one tile: what was encoded (`content`: an image's hash, or a video's hash and the
+ * frames of the unit), how it was cut (mode and geometry), which tile and which mmproj.
+ */
+export function tileKey(content: string, plan: ImagePlan, tile: number, mmprojFile: string): string {
+  return `${content}|${plan.mode}|${plan.overview.width}x${plan.overview.height}|` +
+    `${plan.refined?.width}x${plan.refined?.height}|${plan.grid?.rows}x${plan.grid?.cols}|${tile}|${mmprojFile}`;
 }
