@@ -37,8 +37,13 @@ export {
 export { type DownloadProgress, type ProgressListener } from "./engine/ts/hub/progress.ts";
 export { type ModelRef, parseModelRef } from "./engine/ts/hub/refs.ts";
 export { DEFAULT_MODEL, DEFAULT_QUANT, DEFAULT_REPO } from "./engine/ts/hub/manifest.ts";
-export { listCachedModels, type CachedModel } from "./engine/ts/hub/cache.ts";
-export { checkMemoryBudget, estimateMemory, type MemoryEstimate, WASM_MEMORY_LIMIT } from "./engine/ts/memory-budget.ts";
+export { type CachedModel, listCachedModels } from "./engine/ts/hub/cache.ts";
+export {
+  checkMemoryBudget,
+  estimateMemory,
+  type MemoryEstimate,
+  WASM_MEMORY_LIMIT,
+} from "./engine/ts/memory-budget.ts";
 export { mergeGguf, splitGguf, type SplitOptions } from "./engine/ts/gguf/split.ts";
 export { cacheDir } from "./engine/ts/hub/cache.ts";
 export {
@@ -74,14 +79,14 @@ export {
 export { toolCallGrammar, type ToolGrammarOptions } from "./engine/ts/chat/tool-grammar.ts";
 export { type ReasoningEvent, ReasoningSplitter, splitReasoning } from "./engine/ts/chat/reasoning.ts";
 export { NewlineRepair, repairNewlines } from "./engine/ts/chat/newlines.ts";
-export { type Tile, VisionModel, type VisionInfo } from "./engine/ts/vision/vision-model.ts";
-export { type DownsampleMode, type ImagePlan, type PlanOptions, planImage } from "./engine/ts/vision/plan.ts";
+export { type Tile, type VisionInfo, VisionModel } from "./engine/ts/vision/vision-model.ts";
+export { type DownsampleMode, type ImagePlan, planImage, type PlanOptions } from "./engine/ts/vision/plan.ts";
 export {
+  planVideo,
   type VideoMeta,
   type VideoPlan,
   type VideoPlanOptions,
   type VideoUnit,
-  planVideo,
 } from "./engine/ts/video/plan.ts";
 export {
   type ChatOptions,

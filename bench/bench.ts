@@ -49,7 +49,12 @@ async function nativeBin(cpu: "native" | "avx2" = "native"): Promise<string> {
 
 function noisePng(width: number, height: number, seed: number): Uint8Array {
   const rng = new Rng(seed);
-  return encodePng({ width, height, channels: 3, data: Uint8Array.from({ length: width * height * 3 }, () => rng.u32() & 255) });
+  return encodePng({
+    width,
+    height,
+    channels: 3,
+    data: Uint8Array.from({ length: width * height * 3 }, () => rng.u32() & 255),
+  });
 }
 
 /** This CLI again, in a fresh process of the same runtime. */
@@ -89,11 +94,18 @@ async function cacheTurns(llm: string, mmproj: string, threads: number) {
     const turns = [];
     for (let t = 0; t < 2; t++) {
       const t0 = performance.now();
-      const run = await mm.chat([{ role: "user", content: [{ type: "image", image }, { type: "text", text: "Describe it." }] }],
-        { temperature: 0, maxTokens: 1 });
+      const run = await mm.chat([{
+        role: "user",
+        content: [{ type: "image", image }, { type: "text", text: "Describe it." }],
+      }], { temperature: 0, maxTokens: 1 });
       const r = await run.generation.result;
-      turns.push({ encodeS: run.media.encodeMs / 1000, ttftS: (performance.now() - t0) / 1000, prefillS: r.timings.promptMs / 1000,
-        tilesEncoded: run.media.tilesEncoded, tilesCached: run.media.tilesCached });
+      turns.push({
+        encodeS: run.media.encodeMs / 1000,
+        ttftS: (performance.now() - t0) / 1000,
+        prefillS: r.timings.promptMs / 1000,
+        tilesEncoded: run.media.tilesEncoded,
+        tilesCached: run.media.tilesCached,
+      });
     }
     return turns;
   } finally {
@@ -136,18 +148,33 @@ export async function runBench(args: string[]): Promise<number> {
   const extra: Record<string, unknown> = {};
   const add = (r: Row) => {
     rows.push(r);
-    console.error(`  ${r.metric}, ${r.threads} threads: WASM ${r.wasm.toFixed(2)} ${r.unit}, native ${r.native.toFixed(2)} ${r.unit}`);
+    console.error(
+      `  ${r.metric}, ${r.threads} threads: WASM ${r.wasm.toFixed(2)} ${r.unit}, native ${
+        r.native.toFixed(2)
+      } ${r.unit}`,
+    );
   };
   for (const t of threads) {
     if (want("llm")) {
       // rounds alternate between the engines; the best round of each counts (other processes
       // on a shared machine only ever slow a round down)
       const session = await wasmSpeedSession(llm, t, prompt, gen);
-      const best = { wasm: { prefill: 0, decode: 0 }, native: { prefill: 0, decode: 0 }, avx2: { prefill: 0, decode: 0 } };
+      const best = {
+        wasm: { prefill: 0, decode: 0 },
+        native: { prefill: 0, decode: 0 },
+        avx2: { prefill: 0, decode: 0 },
+      };
       try {
         for (let r = 0; r < reps; r++) {
-          const sides = [["native", () => nativeSpeed(bin, llm, t, prompt, gen)], ["wasm", () => session.round()]] as const;
-          for (const [side, measure] of binAvx2 ? [...sides, ["avx2", () => nativeSpeed(binAvx2, llm, t, prompt, gen)] as const] : sides) {
+          const sides = [["native", () => nativeSpeed(bin, llm, t, prompt, gen)], [
+            "wasm",
+            () => session.round(),
+          ]] as const;
+          for (
+            const [side, measure] of binAvx2
+              ? [...sides, ["avx2", () => nativeSpeed(binAvx2, llm, t, prompt, gen)] as const]
+              : sides
+          ) {
             const x = await measure();
             best[side].prefill = Math.max(best[side].prefill, x.prefill);
             best[side].decode = Math.max(best[side].decode, x.decode);
@@ -157,8 +184,22 @@ export async function runBench(args: string[]): Promise<number> {
         session.close();
       }
       const avx2 = (x: number) => (binAvx2 ? { nativeAvx2: x } : {});
-      add({ metric: `prefill ${prompt}`, unit: "tok/s", threads: t, wasm: best.wasm.prefill, native: best.native.prefill, ...avx2(best.avx2.prefill) });
-      add({ metric: `decode ${gen}`, unit: "tok/s", threads: t, wasm: best.wasm.decode, native: best.native.decode, ...avx2(best.avx2.decode) });
+      add({
+        metric: `prefill ${prompt}`,
+        unit: "tok/s",
+        threads: t,
+        wasm: best.wasm.prefill,
+        native: best.native.prefill,
+        ...avx2(best.avx2.prefill),
+      });
+      add({
+        metric: `decode ${gen}`,
+        unit: "tok/s",
+        threads: t,
+        wasm: best.wasm.decode,
+        native: best.native.decode,
+        ...avx2(best.avx2.decode),
+      });
     }
     const embd: Record<string, Float32Array> = {}; // "wasm F16 16x" etc.
     for (const [part, weights] of [["vision", "F16"], ["vision-q8", "Q8_0"]] as const) {
@@ -169,7 +210,14 @@ export async function runBench(args: string[]): Promise<number> {
       for (const [mode, merge] of [["16x", 4], ["4x", 2]] as const) {
         const native = await nativeEncodeTime(bin, file, t, merge, reps);
         const avx2 = binAvx2 ? { nativeAvx2: (await nativeEncodeTime(binAvx2, file, t, merge, reps)).s } : {};
-        add({ metric: `vision encode 448 tile ${mode}, ${weights}`, unit: "s", threads: t, wasm: wasm[mode].s, native: native.s, ...avx2 });
+        add({
+          metric: `vision encode 448 tile ${mode}, ${weights}`,
+          unit: "s",
+          threads: t,
+          wasm: wasm[mode].s,
+          native: native.s,
+          ...avx2,
+        });
         embd[`wasm ${weights} ${mode}`] = wasm[mode].embd;
         embd[`native ${weights} ${mode}`] = native.embd;
       }
@@ -183,12 +231,34 @@ export async function runBench(args: string[]): Promise<number> {
         const image = `${dir}/image-1024x768.png`;
         writeFileSync(image, noisePng(1024, 768, 5));
         const native = await nativeChat(bin, llm, file, image, t);
-        const [cmd, cargs] = selfCommand(["bench", "--child-chat", JSON.stringify({ llm, mmproj: file, image, threads: t })]);
+        const [cmd, cargs] = selfCommand([
+          "bench",
+          "--child-chat",
+          JSON.stringify({ llm, mmproj: file, image, threads: t }),
+        ]);
         const wasm = JSON.parse((await sh(cmd, cargs)).trim().split("\n").pop()!) as typeof native;
         extra.chat = { threads: t, weights, image: "1024x768 PNG (noise), 16x, default slicing", wasm, native };
-        add({ metric: `time to first token, 1024x768 image, ${weights}`, unit: "s", threads: t, wasm: wasm.ttftS, native: native.ttftS });
-        add({ metric: "model load (LLM + mmproj + context)", unit: "s", threads: t, wasm: wasm.loadS, native: native.loadS });
-        add({ metric: "peak RSS (load + one image prompt)", unit: "MB", threads: t, wasm: wasm.peakRssMB, native: native.peakRssMB });
+        add({
+          metric: `time to first token, 1024x768 image, ${weights}`,
+          unit: "s",
+          threads: t,
+          wasm: wasm.ttftS,
+          native: native.ttftS,
+        });
+        add({
+          metric: "model load (LLM + mmproj + context)",
+          unit: "s",
+          threads: t,
+          wasm: wasm.loadS,
+          native: native.loadS,
+        });
+        add({
+          metric: "peak RSS (load + one image prompt)",
+          unit: "MB",
+          threads: t,
+          wasm: wasm.peakRssMB,
+          native: native.peakRssMB,
+        });
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -200,8 +270,10 @@ export async function runBench(args: string[]): Promise<number> {
     extra.cacheTurns = { threads: t, turns };
     console.log(`encode cache, ${t} threads, one 448x448 image (16x, default Q8_0 vision weights), two turns:`);
     for (const [i, x] of turns.entries()) {
-      console.log(`  turn ${i + 1}: image prep+encode ${x.encodeS.toFixed(2)} s, prefill ${x.prefillS.toFixed(2)} s, ` +
-        `time to first token ${x.ttftS.toFixed(2)} s (tiles encoded ${x.tilesEncoded}, cached ${x.tilesCached})`);
+      console.log(
+        `  turn ${i + 1}: image prep+encode ${x.encodeS.toFixed(2)} s, prefill ${x.prefillS.toFixed(2)} s, ` +
+          `time to first token ${x.ttftS.toFixed(2)} s (tiles encoded ${x.tilesEncoded}, cached ${x.tilesCached})`,
+      );
     }
   }
   console.log(table(rows, `${runtime}, ${simd}`));
@@ -209,7 +281,13 @@ export async function runBench(args: string[]): Promise<number> {
   const result = { date, runtime, simd, models: { llm, mmproj }, rows, ...extra };
   if (v.out) writeFileSync(v.out, JSON.stringify(result, null, 2) + "\n");
   if (v.chart && rows.length) {
-    writeFileSync(v.chart, chart(rows, `minicpmv-edge: WASM (${runtime}, ${simd}) vs native llama.cpp, real-shape MiniCPM-V 4.6, ${date.slice(0, 10)}`));
+    writeFileSync(
+      v.chart,
+      chart(
+        rows,
+        `minicpmv-edge: WASM (${runtime}, ${simd}) vs native llama.cpp, real-shape MiniCPM-V 4.6, ${date.slice(0, 10)}`,
+      ),
+    );
   }
   return 0;
 }

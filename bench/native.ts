@@ -6,8 +6,20 @@ import { benchTile, median, sh } from "./util.ts";
 
 /** One llama-bench round (prefill and decode tok/s). */
 export async function nativeSpeed(bin: string, model: string, threads: number, prompt: number, gen: number) {
-  const out = await sh(`${bin}/llama-bench`, ["-m", model, "-t", String(threads), "-p", String(prompt), "-n", String(gen),
-    "-r", "1", "-o", "json"]);
+  const out = await sh(`${bin}/llama-bench`, [
+    "-m",
+    model,
+    "-t",
+    String(threads),
+    "-p",
+    String(prompt),
+    "-n",
+    String(gen),
+    "-r",
+    "1",
+    "-o",
+    "json",
+  ]);
   const rows = JSON.parse(out) as { n_prompt: number; n_gen: number; avg_ts: number }[];
   return {
     prefill: rows.find((r) => r.n_prompt > 0)!.avg_ts,
@@ -21,9 +33,25 @@ export async function nativeEncodeTime(bin: string, mmproj: string, threads: num
   try {
     const tile = benchTile(448);
     writeFileSync(`${dir}/tile.f32`, new Uint8Array(tile.data.buffer));
-    const out = await sh(`${bin}/oracle`, ["encode", "--mmproj", mmproj, "--tile", `${dir}/tile.f32`, "--width", "448",
-      "--height", "448", "--merge", String(merge), "--threads", String(threads), "--repeat", String(reps + 1),
-      "--out", `${dir}/embd.f32`]);
+    const out = await sh(`${bin}/oracle`, [
+      "encode",
+      "--mmproj",
+      mmproj,
+      "--tile",
+      `${dir}/tile.f32`,
+      "--width",
+      "448",
+      "--height",
+      "448",
+      "--merge",
+      String(merge),
+      "--threads",
+      String(threads),
+      "--repeat",
+      String(reps + 1),
+      "--out",
+      `${dir}/embd.f32`,
+    ]);
     const s = median((JSON.parse(out).ms as number[]).slice(1)) / 1000;
     return { s, embd: new Float32Array(readFileSync(`${dir}/embd.f32`).buffer.slice(0)) };
   } finally {
@@ -34,8 +62,19 @@ export async function nativeEncodeTime(bin: string, mmproj: string, threads: num
 /** Load time, time to first token for one image prompt, and peak RSS of a fresh native process. */
 export async function nativeChat(bin: string, llm: string, mmproj: string, image: string, threads: number) {
   const prompt = "<|im_start|>user\n<__media__>\nDescribe it.<|im_end|>\n<|im_start|>assistant\n";
-  const out = await sh(`${bin}/oracle`, ["chat", "--model", llm, "--mmproj", mmproj, "--image", image, "--prompt", prompt,
-    "--threads", String(threads)]);
+  const out = await sh(`${bin}/oracle`, [
+    "chat",
+    "--model",
+    llm,
+    "--mmproj",
+    mmproj,
+    "--image",
+    image,
+    "--prompt",
+    prompt,
+    "--threads",
+    String(threads),
+  ]);
   const r = JSON.parse(out) as { load_ms: number; ttft_ms: number; max_rss_kb: number; n_tokens: number };
   return { loadS: r.load_ms / 1000, ttftS: r.ttft_ms / 1000, peakRssMB: r.max_rss_kb / 1024, promptTokens: r.n_tokens };
 }

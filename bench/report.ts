@@ -21,7 +21,9 @@ export function table(rows: Row[], runtime: string): string {
   const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(2));
   const lines = rows.map((r) =>
     `| ${r.metric} | ${r.unit} | ${r.threads} | ${fmt(r.wasm)} | ${fmt(r.native)} | ${ratio(r).toFixed(3)}x |` +
-    (avx2 ? (r.nativeAvx2 === undefined ? " | |" : ` ${fmt(r.nativeAvx2)} | ${ratio(r, r.nativeAvx2).toFixed(3)}x |`) : "")
+    (avx2
+      ? (r.nativeAvx2 === undefined ? " | |" : ` ${fmt(r.nativeAvx2)} | ${ratio(r, r.nativeAvx2).toFixed(3)}x |`)
+      : "")
   );
   return [head, `|---|---|---|---|---|---|${avx2 ? "---|---|" : ""}`, ...lines].join("\n");
 }
@@ -35,19 +37,27 @@ export function chart(rows: Row[], title: string): string {
   const x = (v: number) => left + ((Math.log10(Math.min(Math.max(v, 0.05), 2)) - lo) / (hi - lo)) * width;
   const height = top + rows.length * (barH + gap) + 30;
   const out = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 70}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${
+      left + width + 70
+    }" height="${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="10" y="20" font-size="14" font-weight="bold">${esc(title)}</text>`,
   ];
   for (const t of [0.05, 0.1, 0.2, 0.5, 1, 2]) {
-    out.push(`<line x1="${x(t)}" y1="${top - 6}" x2="${x(t)}" y2="${height - 24}" stroke="${t === 1 ? "#333" : "#ddd"}"/>`);
+    out.push(
+      `<line x1="${x(t)}" y1="${top - 6}" x2="${x(t)}" y2="${height - 24}" stroke="${t === 1 ? "#333" : "#ddd"}"/>`,
+    );
     out.push(`<text x="${x(t)}" y="${height - 10}" text-anchor="middle" fill="#555">${t}x</text>`);
   }
   rows.forEach((r, i) => {
     const y = top + i * (barH + gap);
     const v = ratio(r);
     out.push(`<text x="${left - 8}" y="${y + 13}" text-anchor="end">${esc(`${r.metric} (${r.threads}t)`)}</text>`);
-    out.push(`<rect x="${x(0.05)}" y="${y}" width="${Math.max(1, x(v) - x(0.05))}" height="${barH}" fill="${v >= 1 ? "#2a9d8f" : "#e76f51"}"/>`);
+    out.push(
+      `<rect x="${x(0.05)}" y="${y}" width="${Math.max(1, x(v) - x(0.05))}" height="${barH}" fill="${
+        v >= 1 ? "#2a9d8f" : "#e76f51"
+      }"/>`,
+    );
     out.push(`<text x="${x(v) + 4}" y="${y + 13}">${v.toFixed(2)}x</text>`);
   });
   out.push(`</svg>`);

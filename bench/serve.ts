@@ -62,7 +62,11 @@ const url = await new Promise<string>((resolve, reject) => {
 });
 
 async function post(path: string, body: Record<string, unknown>) {
-  const res = await fetch(url + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const res = await fetch(url + path, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   return await res.json();
 }
@@ -71,7 +75,9 @@ async function post(path: string, body: Record<string, unknown>) {
 async function timeToFirstToken(body: Record<string, unknown>): Promise<number> {
   const t0 = performance.now();
   const res = await fetch(`${url}/v1/chat/completions`, {
-    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...body, max_tokens: 1, stream: true }),
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ ...body, max_tokens: 1, stream: true }),
   });
   if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   let text = "";
@@ -88,9 +94,23 @@ const results: Record<string, number> = {};
 // decode: N concurrent requests of nTokens each; the server's own generation times
 for (const n of v.streams!.split(",").filter(Boolean).map(Number)) {
   // warm-up (JIT tiers, first graphs of this batch shape)
-  await Promise.all(Array.from({ length: n }, () => post("/v1/completions", { model: modelId, prompt: "Hello", max_tokens: 16, ignore_eos: true, temperature: 0 })));
-  const runs = await Promise.all(Array.from({ length: n }, (_, i) =>
-    post("/v1/completions", { model: modelId, prompt: `Story number ${i}:`, max_tokens: nTokens, ignore_eos: true, temperature: 0 })));
+  await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        post("/v1/completions", { model: modelId, prompt: "Hello", max_tokens: 16, ignore_eos: true, temperature: 0 }),
+    ),
+  );
+  const runs = await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      post("/v1/completions", {
+        model: modelId,
+        prompt: `Story number ${i}:`,
+        max_tokens: nTokens,
+        ignore_eos: true,
+        temperature: 0,
+      })),
+  );
   const tokens = runs.reduce((s, r) => s + r.timings.predicted_n, 0);
   const seconds = Math.max(...runs.map((r) => r.timings.predicted_ms)) / 1000;
   results[`decode_tok_s_${n}_streams`] = tokens / seconds;
@@ -99,11 +119,21 @@ for (const n of v.streams!.split(",").filter(Boolean).map(Number)) {
 // time to first token, one 1024x768 image (a different image per mode: nothing from the encode cache)
 for (const mode of v.modes!.split(",").filter(Boolean)) {
   const w = 1024, h = 768, data = Buffer.alloc(w * h * 4);
-  for (let i = 0; i < w * h; i++) data.set([(i * 7 + mode.length * 31) & 255, (i >> 10) & 255, (i * 13) & 255, 255], i * 4);
+  for (let i = 0; i < w * h; i++) {
+    data.set([(i * 7 + mode.length * 31) & 255, (i >> 10) & 255, (i * 13) & 255, 255], i * 4);
+  }
   const img = jpeg.encode({ data, width: w, height: h }, 90).data;
   results[`ttft_1024x768_${mode}_s`] = await timeToFirstToken({
-    model: modelId, temperature: 0, mm_processor_kwargs: { downsample_mode: mode },
-    messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: `data:image/jpeg;base64,${Buffer.from(img).toString("base64")}` } }, { type: "text", text: "Describe." }] }],
+    model: modelId,
+    temperature: 0,
+    mm_processor_kwargs: { downsample_mode: mode },
+    messages: [{
+      role: "user",
+      content: [{
+        type: "image_url",
+        image_url: { url: `data:image/jpeg;base64,${Buffer.from(img).toString("base64")}` },
+      }, { type: "text", text: "Describe." }],
+    }],
   });
 }
 

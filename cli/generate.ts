@@ -60,11 +60,17 @@ export async function run(args: string[]): Promise<number> {
     if (files.length && v.raw) throw new InvalidRequestError(`--${flag} cannot be used with --raw`, "raw");
   }
 
-  const engine = await Engine.create({ threads: num(v.threads, "threads"), simd: v.simd as EngineOptions["simd"], logLevel: v.verbose ? "info" : "error" });
+  const engine = await Engine.create({
+    threads: num(v.threads, "threads"),
+    simd: v.simd as EngineOptions["simd"],
+    logLevel: v.verbose ? "info" : "error",
+  });
   let loaded: MiniCPMV | undefined;
   try {
     const visionWeights = v["vision-weights"];
-    if (visionWeights !== "as-is" && visionWeights !== "q8_0") throw new InvalidRequestError("--vision-weights must be as-is or q8_0", "vision-weights");
+    if (visionWeights !== "as-is" && visionWeights !== "q8_0") {
+      throw new InvalidRequestError("--vision-weights must be as-is or q8_0", "vision-weights");
+    }
     const progress = terminalProgress();
     const mm = loaded = await MiniCPMV.load(engine, {
       model: v.model,

@@ -14,7 +14,13 @@ export async function run(args: string[]): Promise<number> {
   const sources: ByteSource[] = [];
   for (const [i, p] of paths.entries()) {
     const s = await openFile(p);
-    if (!s) throw new GgufError("split_missing", p, i === 0 ? "file not found" : `shard ${i + 1} of ${paths.length} is missing`);
+    if (!s) {
+      throw new GgufError(
+        "split_missing",
+        p,
+        i === 0 ? "file not found" : `shard ${i + 1} of ${paths.length} is missing`,
+      );
+    }
     sources.push(s);
   }
   if (paths.includes(out)) throw new InvalidRequestError("the output would overwrite a shard");

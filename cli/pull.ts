@@ -37,7 +37,11 @@ export async function run(args: string[]): Promise<number> {
     for (const [kind, m] of [["model", r.model], ["mmproj", r.mmproj]] as const) {
       if (!m) continue;
       const size = m.files.reduce((a, f) => a + f.size, 0);
-      console.log(`${kind.padEnd(6)} ${m.source}  (${formatBytes(size)}${m.files.length > 1 ? `, ${m.files.length} shards` : ""}${m.files.every((f) => f.cached) ? ", cached" : ""})`);
+      console.log(
+        `${kind.padEnd(6)} ${m.source}  (${formatBytes(size)}${m.files.length > 1 ? `, ${m.files.length} shards` : ""}${
+          m.files.every((f) => f.cached) ? ", cached" : ""
+        })`,
+      );
     }
   }
   return 0;

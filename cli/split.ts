@@ -24,8 +24,12 @@ export async function run(args: string[]): Promise<number> {
     options: { "max-size": { type: "string" }, "max-tensors": { type: "string" } },
   });
   const [input, prefix] = positionals;
-  if (!input || !prefix) throw new InvalidRequestError("usage: split IN.gguf OUT_PREFIX (--max-size 2G | --max-tensors 128)");
-  if (!v["max-size"] === !v["max-tensors"]) throw new InvalidRequestError("give one of --max-size N(M|G) and --max-tensors N");
+  if (!input || !prefix) {
+    throw new InvalidRequestError("usage: split IN.gguf OUT_PREFIX (--max-size 2G | --max-tensors 128)");
+  }
+  if (!v["max-size"] === !v["max-tensors"]) {
+    throw new InvalidRequestError("give one of --max-size N(M|G) and --max-tensors N");
+  }
   const maxTensors = v["max-tensors"] ? Number(v["max-tensors"]) : undefined;
   if (maxTensors !== undefined && !(Number.isInteger(maxTensors) && maxTensors > 0)) {
     throw new InvalidRequestError("--max-tensors must be a positive integer", "max-tensors");
@@ -33,12 +37,19 @@ export async function run(args: string[]): Promise<number> {
   const src = await openFile(input);
   if (!src) throw new GgufError("split_missing", input, "file not found");
   const prefixName = prefix.replace(/\.gguf$/i, "");
-  if (prefixName.includes("/")) await (await nodeFs()).promises.mkdir(prefixName.slice(0, prefixName.lastIndexOf("/")), { recursive: true });
+  if (prefixName.includes("/")) {
+    await (await nodeFs()).promises.mkdir(prefixName.slice(0, prefixName.lastIndexOf("/")), { recursive: true });
+  }
   let paths;
   try {
-    paths = await splitGguf(src, prefixName, { maxTensors, maxBytes: v["max-size"] ? parseSize(v["max-size"]) : undefined }, createFileSink);
+    paths = await splitGguf(src, prefixName, {
+      maxTensors,
+      maxBytes: v["max-size"] ? parseSize(v["max-size"]) : undefined,
+    }, createFileSink);
   } catch (e) {
-    if (e instanceof Error && e.message.includes("larger than the maximum shard size")) throw new InvalidRequestError(e.message, "max-size");
+    if (e instanceof Error && e.message.includes("larger than the maximum shard size")) {
+      throw new InvalidRequestError(e.message, "max-size");
+    }
     throw e;
   }
   for (const p of paths) console.log(p);

@@ -138,7 +138,13 @@ export function parseHistoryArguments(args: unknown, param: string): unknown {
 /** A prompt that does not fit a sequence is refused before any response is sent. */
 export function checkPromptFits(promptTokens: number, sequenceSize: number) {
   if (promptTokens >= sequenceSize) {
-    throw new HttpError(400, `the prompt has ${promptTokens} tokens (images included); a request can use at most ${sequenceSize - 1} ` +
-      "(the context size divided by --parallel)", "invalid_request_error", "messages", "context_length_exceeded");
+    throw new HttpError(
+      400,
+      `the prompt has ${promptTokens} tokens (images included); a request can use at most ${sequenceSize - 1} ` +
+        "(the context size divided by --parallel)",
+      "invalid_request_error",
+      "messages",
+      "context_length_exceeded",
+    );
   }
 }

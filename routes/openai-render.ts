@@ -34,7 +34,11 @@ export const unixSeconds = (): number => Math.floor(Date.now() / 1000);
 
 export function usageBody(r: GenerationResult, media?: MediaTokens) {
   const details = media &&
-    { image_tokens: media.imageTokens, ...(media.videoTokens ? { video_tokens: media.videoTokens } : {}), cached_tokens: 0 };
+    {
+      image_tokens: media.imageTokens,
+      ...(media.videoTokens ? { video_tokens: media.videoTokens } : {}),
+      cached_tokens: 0,
+    };
   return {
     prompt_tokens: r.usage.promptTokens,
     completion_tokens: r.usage.completionTokens,

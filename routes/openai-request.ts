@@ -18,7 +18,10 @@ const imagePart = z.object({
   image_url: z.union([z.string(), z.object({ url: z.string(), detail: z.enum(["auto", "low", "high"]).optional() })]),
 });
 /** vLLM's form */
-const videoPart = z.object({ type: z.literal("video_url"), video_url: z.union([z.string(), z.object({ url: z.string() })]) });
+const videoPart = z.object({
+  type: z.literal("video_url"),
+  video_url: z.union([z.string(), z.object({ url: z.string() })]),
+});
 /** llama-server's form: base64 data (or a URL) */
 const inputVideoPart = z.object({
   type: z.literal("input_video"),

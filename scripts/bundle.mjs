@@ -60,7 +60,11 @@ const browserDir = browserOnly ?? "dist/browser";
 const browser = await esbuild.build({
   ...common,
   platform: "browser",
-  entryPoints: { mod: "mod.ts", worker: "engine/ts/worker.ts", "video-decode-worker": "engine/ts/video/decode-worker.ts" },
+  entryPoints: {
+    mod: "mod.ts",
+    worker: "engine/ts/worker.ts",
+    "video-decode-worker": "engine/ts/video/decode-worker.ts",
+  },
   outdir: browserDir,
   plugins: [browserPlatform],
   // Dependencies probe for Node.js (`typeof process == "object" && process.versions...`); there is

@@ -31,7 +31,10 @@ const TOOLS: ToolDef[] = [
       },
     },
   },
-  { type: "function", function: { name: "get_time", parameters: { type: "object", properties: { utc: { type: "boolean" } } } } },
+  {
+    type: "function",
+    function: { name: "get_time", parameters: { type: "object", properties: { utc: { type: "boolean" } } } },
+  },
 ];
 
 test("grammar: rules for each function, required parameters in any order, typed values", () => {
@@ -98,5 +101,8 @@ test("end to end: without the grammar the tiny model does not write a call", asy
     enableThinking: false,
   });
   const r = await generate(ctx, await model.tokenize(prompt), { temperature: 0, maxTokens: 40 }).result;
-  assert.equal(parseAssistantOutput(r.text, { thinking: false, tools: TOOLS, repairNewlines: true }).tool_calls.length, 0);
+  assert.equal(
+    parseAssistantOutput(r.text, { thinking: false, tools: TOOLS, repairNewlines: true }).tool_calls.length,
+    0,
+  );
 });

@@ -26,13 +26,17 @@ function assertPixels(img: { width: number; height: number; data: Uint8Array }, 
   assert.equal(img.width, W);
   assert.equal(img.height, H);
   for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) assert.deepEqual([...img.data.subarray((y * W + x) * 3, (y * W + x) * 3 + 3)], expected(x, y), `(${x},${y})`);
+    for (let x = 0; x < W; x++) {
+      assert.deepEqual([...img.data.subarray((y * W + x) * 3, (y * W + x) * 3 + 3)], expected(x, y), `(${x},${y})`);
+    }
   }
 }
 
 test("PNG: RGB exactly, alpha composited onto white like Pillow", async () => {
   assertPixels(await decodeImage(encodePng({ width: W, height: H, data: rgba(), channels: 4 })));
-  const img = await decodeImage(encodePng({ width: W, height: H, data: rgba((x) => [0, 128, 255][x % 3]), channels: 4 }));
+  const img = await decodeImage(
+    encodePng({ width: W, height: H, data: rgba((x) => [0, 128, 255][x % 3]), channels: 4 }),
+  );
   assert.deepEqual([...img.data.subarray(0, 3)], [255, 255, 255]); // alpha 0: white
   const half = (c: number) => Math.round((c * 128 + 255 * 127) / 255); // alpha 128, rounded like Pillow
   assert.deepEqual([...img.data.subarray(3, 6)], pixel(1, 0).map(half));
@@ -40,7 +44,14 @@ test("PNG: RGB exactly, alpha composited onto white like Pillow", async () => {
 });
 
 test("GIF: first frame through its palette", async () => {
-  const palette = Array.from({ length: 32 }, (_, i) => i < W * H ? (pixel(i % W, Math.floor(i / W))[0] << 16) | (pixel(i % W, Math.floor(i / W))[1] << 8) | pixel(i % W, Math.floor(i / W))[2] : 0);
+  const palette = Array.from(
+    { length: 32 },
+    (_, i) =>
+      i < W * H
+        ? (pixel(i % W, Math.floor(i / W))[0] << 16) | (pixel(i % W, Math.floor(i / W))[1] << 8) |
+          pixel(i % W, Math.floor(i / W))[2]
+        : 0,
+  );
   const buf = new Uint8Array(1024);
   const gw = new GifWriter(buf, W, H, { palette });
   gw.addFrame(0, 0, W, H, Array.from({ length: W * H }, (_, i) => i));
@@ -49,7 +60,12 @@ test("GIF: first frame through its palette", async () => {
 
 test("BMP", async () => {
   const abgr = new Uint8Array(W * H * 4);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) { const [r, g, b] = pixel(x, y); abgr.set([255, b, g, r], (y * W + x) * 4); }
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const [r, g, b] = pixel(x, y);
+      abgr.set([255, b, g, r], (y * W + x) * 4);
+    }
+  }
   const file = bmp.encode({ data: Buffer.from(abgr), width: W, height: H });
   assertPixels(await decodeImage(new Uint8Array(file.data)));
 });
@@ -58,7 +74,10 @@ test("WebP (lossless)", async () => {
   const enc = await import("@jsquash/webp/encode.js");
   const wasm = createRequire(import.meta.url).resolve("@jsquash/webp/codec/enc/webp_enc.wasm");
   await enc.init(await WebAssembly.compile(readFileSync(wasm)));
-  const file = await enc.default({ width: W, height: H, data: new Uint8ClampedArray(rgba()), colorSpace: "srgb" } as ImageData, { lossless: 1 });
+  const file = await enc.default(
+    { width: W, height: H, data: new Uint8ClampedArray(rgba()), colorSpace: "srgb" } as ImageData,
+    { lossless: 1 },
+  );
   assertPixels(await decodeImage(new Uint8Array(file)));
 });
 
@@ -74,7 +93,11 @@ test("JPEG, and EXIF orientation 6 (rotate 90 clockwise) and 3 (180)", async () 
   const bytes = new Uint8Array(readFileSync(models().testJpeg));
   const plain = await decodeImage(bytes);
   assert.deepEqual([plain.width, plain.height], [640, 488]);
-  const px = (img: typeof plain, x: number, y: number) => [...img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3)];
+  const px = (
+    img: typeof plain,
+    x: number,
+    y: number,
+  ) => [...img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3)];
   const r6 = await decodeImage(withOrientation(bytes, 6));
   assert.deepEqual([r6.width, r6.height], [488, 640]);
   assert.deepEqual(px(r6, 0, 0), px(plain, 0, 487)); // the bottom-left corner comes to the top-left
@@ -89,7 +112,11 @@ test("an oversized image is refused from its header, before decoding", async () 
   new DataView(big.buffer).setUint32(16, 20000); // IHDR width
   new DataView(big.buffer).setUint32(20, 20000); // IHDR height (CRC now wrong: decoding would fail)
   assert.deepEqual(probeImage(big), { width: 20000, height: 20000, format: "png" });
-  await assert.rejects(decodeImage(big), (e: unknown) => e instanceof InvalidRequestError && /20000x20000 \(400\.0 MP\); the limit is 50\.0 MP/.test(e.message));
+  await assert.rejects(
+    decodeImage(big),
+    (e: unknown) =>
+      e instanceof InvalidRequestError && /20000x20000 \(400\.0 MP\); the limit is 50\.0 MP/.test(e.message),
+  );
   await assert.rejects(decodeImage(png, { maxPixels: 10 }), /limit is 0\.0 MP/);
 });
 

@@ -14,7 +14,10 @@ test("a trap inside wasm marks the engine crashed; the process and a new engine 
     return true;
   });
   assert.equal(engine.alive, false);
-  await assert.rejects(model.tokenize("still there?"), (e: unknown) => e instanceof EngineError && e.code === "engine_crashed");
+  await assert.rejects(
+    model.tokenize("still there?"),
+    (e: unknown) => e instanceof EngineError && e.code === "engine_crashed",
+  );
   engine.terminate();
 
   const fresh = await Engine.create({ threads: 2, logLevel: "none" });

@@ -66,7 +66,12 @@ test("an AbortSignal stops generation and leaves the engine usable", async () =>
 });
 
 test("a GBNF grammar constrains the output", async () => {
-  const r = await generate(ctx, prompt, { temperature: 1, seed: 3, maxTokens: 8, grammar: 'root ::= ("yes" | "no") "."' })
+  const r = await generate(ctx, prompt, {
+    temperature: 1,
+    seed: 3,
+    maxTokens: 8,
+    grammar: 'root ::= ("yes" | "no") "."',
+  })
     .result;
   assert.match(r.text, /^(yes|no)\.$/);
   assert.equal(r.finishReason, "stop");

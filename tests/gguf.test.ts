@@ -1,7 +1,7 @@
 /** GGUF reading, writing and validation: every bad model file gets a typed error naming it. */
 
 import assert from "node:assert/strict";
-import { copyFileSync, mkdtempSync, openSync, readSync, closeSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { after, before, test } from "node:test";
 import { Engine, EngineError, GgufError, Model } from "../mod.ts";
@@ -71,7 +71,11 @@ test("a lean read passes over the vocabulary and merges and agrees on the rest",
   const full = await readGgufHeader((await openFile(models().llm))!);
   const lean = await readGgufHeader((await openFile(models().llm))!, { lean: true });
   const long = [...full.metadata].filter(([, v]) => Array.isArray(v) && v.length > 4096);
-  assert.deepEqual(long.map(([k]) => k), ["tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "tokenizer.ggml.merges"]);
+  assert.deepEqual(long.map(([k]) => k), [
+    "tokenizer.ggml.tokens",
+    "tokenizer.ggml.token_type",
+    "tokenizer.ggml.merges",
+  ]);
   assert.deepEqual([...lean.skipped!], long.map(([k, v]) => [k, (v as unknown[]).length]));
   assert.deepEqual([...lean.metadata], [...full.metadata].filter(([k]) => !lean.skipped!.has(k)));
   assert.deepEqual([lean.tensors, lean.dataOffset, lean.dataSize], [full.tensors, full.dataOffset, full.dataSize]);
@@ -122,14 +126,18 @@ test("wrong architecture", async () => {
 test("split set: missing shard", async () => {
   const d = `${dir}/missing`;
   (await import("node:fs")).mkdirSync(d);
-  for (const n of [1, 3]) copyFileSync(`${models().splitDir}/tiny-llm-0000${n}-of-00003.gguf`, `${d}/tiny-llm-0000${n}-of-00003.gguf`);
+  for (const n of [1, 3]) {
+    copyFileSync(`${models().splitDir}/tiny-llm-0000${n}-of-00003.gguf`, `${d}/tiny-llm-0000${n}-of-00003.gguf`);
+  }
   await expectGgufError(`${d}/tiny-llm-00001-of-00003.gguf`, "split_missing", "tiny-llm-00002-of-00003.gguf");
 });
 
 test("split set: duplicate shard", async () => {
   const d = `${dir}/dup`;
   (await import("node:fs")).mkdirSync(d);
-  for (const n of [1, 2]) copyFileSync(`${models().splitDir}/tiny-llm-0000${n}-of-00003.gguf`, `${d}/tiny-llm-0000${n}-of-00003.gguf`);
+  for (const n of [1, 2]) {
+    copyFileSync(`${models().splitDir}/tiny-llm-0000${n}-of-00003.gguf`, `${d}/tiny-llm-0000${n}-of-00003.gguf`);
+  }
   copyFileSync(`${models().splitDir}/tiny-llm-00002-of-00003.gguf`, `${d}/tiny-llm-00003-of-00003.gguf`);
   await expectGgufError(`${d}/tiny-llm-00001-of-00003.gguf`, "split_duplicate", "tiny-llm-00003-of-00003.gguf");
 });
@@ -137,7 +145,9 @@ test("split set: duplicate shard", async () => {
 test("split set: shard from another set", async () => {
   const d = `${dir}/mismatch`;
   (await import("node:fs")).mkdirSync(d);
-  for (const n of [1, 3]) copyFileSync(`${models().splitDir}/tiny-llm-0000${n}-of-00003.gguf`, `${d}/tiny-llm-0000${n}-of-00003.gguf`);
+  for (const n of [1, 3]) {
+    copyFileSync(`${models().splitDir}/tiny-llm-0000${n}-of-00003.gguf`, `${d}/tiny-llm-0000${n}-of-00003.gguf`);
+  }
   await writeSmall(`${d}/tiny-llm-00002-of-00003.gguf`, [
     { key: "split.no", type: ValueType.UINT16, value: 1 },
     { key: "split.count", type: ValueType.UINT16, value: 4 },
@@ -174,7 +184,15 @@ test("Blob sources are validated the same way (browser path)", async () => {
   });
   const { readFileSync } = await import("node:fs");
   const mmproj = new File([readFileSync(models().mmproj16x)], "mmproj.gguf");
-  await assert.rejects(Model.load(engine, [mmproj]), (e: unknown) => e instanceof GgufError && e.code === "wrong_architecture");
-  const shards = [1, 3].map((n) => new File([readFileSync(`${models().splitDir}/tiny-llm-0000${n}-of-00003.gguf`)], `s${n}.gguf`));
-  await assert.rejects(Model.load(engine, shards), (e: unknown) => e instanceof GgufError && e.code === "split_mismatch");
+  await assert.rejects(
+    Model.load(engine, [mmproj]),
+    (e: unknown) => e instanceof GgufError && e.code === "wrong_architecture",
+  );
+  const shards = [1, 3].map((n) =>
+    new File([readFileSync(`${models().splitDir}/tiny-llm-0000${n}-of-00003.gguf`)], `s${n}.gguf`)
+  );
+  await assert.rejects(
+    Model.load(engine, shards),
+    (e: unknown) => e instanceof GgufError && e.code === "split_mismatch",
+  );
 });

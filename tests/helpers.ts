@@ -71,9 +71,12 @@ export function cliCommand(runtime: RuntimeName): [string, string[]] {
   const bin = (n: string) => `${ROOT}/node_modules/.bin/${n}`;
   switch (runtime) {
     // the binary itself, not npm's bin.cjs wrapper (which does not pass signals on)
-    case "deno": return [`${ROOT}/node_modules/deno/deno`, ["run", "-A", `${ROOT}/cli.ts`]];
-    case "bun": return [bin("bun"), [`${ROOT}/cli.ts`]];
-    case "node": return ["node", [`${ROOT}/dist/node/cli.js`]];
+    case "deno":
+      return [`${ROOT}/node_modules/deno/deno`, ["run", "-A", `${ROOT}/cli.ts`]];
+    case "bun":
+      return [bin("bun"), [`${ROOT}/cli.ts`]];
+    case "node":
+      return ["node", [`${ROOT}/dist/node/cli.js`]];
   }
 }
 
@@ -90,9 +93,17 @@ export interface TestServer {
 }
 
 /** Starts `cli serve` on a runtime (port 0) and waits until its model is loaded. */
-export function startServer(runtime: RuntimeName, args: string[], env: Record<string, string> = {}): Promise<TestServer> {
+export function startServer(
+  runtime: RuntimeName,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<TestServer> {
   const [cmd, pre] = cliCommand(runtime);
-  const p = spawn(cmd, [...pre, "serve", "--port", "0", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  const p = spawn(cmd, [...pre, "serve", "--port", "0", ...args], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
   let out = "";
   const exited = new Promise<void>((r) => p.on("close", () => r()));
   const stop = async () => {
@@ -125,7 +136,9 @@ export function startServer(runtime: RuntimeName, args: string[], env: Record<st
 }
 
 /** Runs the native oracle (tests/oracle/oracle.cpp). */
-export async function oracle(args: string[]): Promise<{ prompt_tokens: number[]; tokens: number[]; text: string; n_vocab: number }> {
+export async function oracle(
+  args: string[],
+): Promise<{ prompt_tokens: number[]; tokens: number[]; text: string; n_vocab: number }> {
   const r = await run(nativeBin("oracle"), args);
   if (r.code !== 0) throw new Error(`oracle failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout);
@@ -144,7 +157,9 @@ export function maxRelativeError(a: Float32Array, b: Float32Array): number {
 }
 
 /** Runs tests/browser/page.html in headless Chromium (tests/browser/run.mjs) and returns its result. */
-export async function browserRun<T = { tokens: number[]; crossOriginIsolated: boolean; threads: number; simd: string; imageTokens: number }>(
+export async function browserRun<
+  T = { tokens: number[]; crossOriginIsolated: boolean; threads: number; simd: string; imageTokens: number },
+>(
   args: string[],
 ): Promise<T> {
   const r = await run("node", ["tests/browser/run.mjs", ...args], { timeoutMs: 180_000 });

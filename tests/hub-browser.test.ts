@@ -43,8 +43,20 @@ function checkProgress(events: DownloadProgress[], sizes: Record<string, number>
 
 test("the browser downloads a model pair into OPFS once with progress, then loads it from the cache, also offline", async () => {
   const m = models();
-  const node = await runCli("node", ["generate", "--model", m.llm, "--prompt", PROMPT, "--temp", "0",
-    "--max-tokens", String(N), "--ctx-size", "1024", "--json"]);
+  const node = await runCli("node", [
+    "generate",
+    "--model",
+    m.llm,
+    "--prompt",
+    PROMPT,
+    "--temp",
+    "0",
+    "--max-tokens",
+    String(N),
+    "--ctx-size",
+    "1024",
+    "--json",
+  ]);
   assert.equal(node.code, 0, node.stderr);
   const expected = JSON.parse(node.stdout).tokens;
   const sizes = { "tiny-llm.gguf": statSync(m.llm).size, "tiny-mmproj-16x.gguf": statSync(m.mmproj16x).size };

@@ -72,7 +72,12 @@ function serveFile(name: string, req: IncomingMessage, res: ServerResponse) {
     res.writeHead(416, { "content-range": `bytes */${body.length}` }).end();
     return;
   }
-  const headers: Record<string, string> = { "content-type": type, etag, "accept-ranges": "bytes", "content-length": String(body.length - start) };
+  const headers: Record<string, string> = {
+    "content-type": type,
+    etag,
+    "accept-ranges": "bytes",
+    "content-length": String(body.length - start),
+  };
   if (range) headers["content-range"] = `bytes ${start}-${body.length - 1}/${body.length}`;
   res.writeHead(range ? 206 : 200, headers);
   const drops = dropNext.get(name) ?? 0;
@@ -90,21 +95,30 @@ function serveFile(name: string, req: IncomingMessage, res: ServerResponse) {
 
 function handle(req: IncomingMessage, res: ServerResponse) {
   const url = new URL(req.url!, base);
-  log.push({ method: req.method!, url: url.pathname + url.search, range: req.headers.range, auth: req.headers.authorization });
+  log.push({
+    method: req.method!,
+    url: url.pathname + url.search,
+    range: req.headers.range,
+    auth: req.headers.authorization,
+  });
   inFlight++;
   maxInFlight = Math.max(maxInFlight, inFlight);
   res.on("close", () => inFlight--);
   let mm: RegExpExecArray | null;
   if (url.pathname.startsWith("/files/")) return serveFile(decodeURIComponent(url.pathname.slice(7)), req, res);
   if ((mm = /^\/api\/models\/(.+)\/tree\/main$/.exec(url.pathname))) {
-    if (mm[1] !== REPO) return res.writeHead(404, { "content-type": "application/json" }).end('{"error":"Repository not found"}');
+    if (mm[1] !== REPO) {
+      return res.writeHead(404, { "content-type": "application/json" }).end('{"error":"Repository not found"}');
+    }
     const list = Object.entries(repoFiles).map(([path, name]) => {
       const b = files.get(name)!;
       return path.endsWith(".gguf")
         ? { type: "file", path, size: b.length, oid: "0".repeat(40), lfs: { oid: sha(b), size: b.length } }
         : { type: "file", path, size: b.length, oid: "1".repeat(40) };
     });
-    return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify([{ type: "directory", path: "split" }, ...list]));
+    return res.writeHead(200, { "content-type": "application/json" }).end(
+      JSON.stringify([{ type: "directory", path: "split" }, ...list]),
+    );
   }
   if ((mm = /^\/(.+?\/.+?)\/resolve\/main\/(.+)$/.exec(url.pathname))) {
     const path = decodeURIComponent(mm[2]);
@@ -113,7 +127,11 @@ function handle(req: IncomingMessage, res: ServerResponse) {
     const b = files.get(name)!;
     const linked = mm[1] === "test/bad-hash" ? "f".repeat(64) : sha(b);
     // the Hub answers with a redirect to its CDN; the LFS hash and size ride on the redirect
-    return res.writeHead(302, { location: `${cdnBase}/files/${name}`, "x-linked-etag": `"${linked}"`, "x-linked-size": String(b.length) }).end();
+    return res.writeHead(302, {
+      location: `${cdnBase}/files/${name}`,
+      "x-linked-etag": `"${linked}"`,
+      "x-linked-size": String(b.length),
+    }).end();
   }
   res.writeHead(404).end("no route");
 }
@@ -160,7 +178,10 @@ async function rejectsWith(p: Promise<unknown>, code: string, ...mentions: strin
 /** compares a downloaded file with a served one (deepEqual would render a 27 MB diff) */
 function sameBytes(path: string | Blob[], name: string) {
   const got = readFileSync(path as string);
-  assert.ok(got.equals(files.get(name)!), `${path} differs from ${name} (${got.length} vs ${files.get(name)!.length} bytes)`);
+  assert.ok(
+    got.equals(files.get(name)!),
+    `${path} differs from ${name} (${got.length} vs ${files.get(name)!.length} bytes)`,
+  );
 }
 
 async function greedyTokens(model: Model): Promise<number[]> {
@@ -231,7 +252,12 @@ test("the shards of a split set are fetched in parallel and give the single file
 
 test("a second load makes no request; offline mode uses only the cache", async () => {
   const o = await fresh();
-  await rejectsWith(resolveModelRef(`${base}/files/tiny-llm.gguf`, { ...o, offline: true }), "not_cached", "offline", "--model FILE.gguf");
+  await rejectsWith(
+    resolveModelRef(`${base}/files/tiny-llm.gguf`, { ...o, offline: true }),
+    "not_cached",
+    "offline",
+    "--model FILE.gguf",
+  );
   assert.equal(log.length, 0);
   await resolveModelRef(`${base}/files/tiny-llm.gguf`, o);
   await resolveModelRefs({ model: `${REPO}:Q8_0` }, o);
@@ -255,7 +281,9 @@ test("hf: and owner/repo:QUANT resolve through HF_ENDPOINT, with HF_TOKEN and LF
   assert.equal(q.model.files.length, 3);
   assert.ok((q.model.source as string).endsWith("split/tiny-F32-00001-of-00003.gguf"));
   assert.ok(q.mmproj && (q.mmproj.source as string).endsWith("mmproj-tiny-F16.gguf"));
-  assert.ok(log.some((r) => r.url === `/api/models/${REPO}/tree/main?recursive=true` && r.auth === "Bearer hf_testtoken"));
+  assert.ok(
+    log.some((r) => r.url === `/api/models/${REPO}/tree/main?recursive=true` && r.auth === "Bearer hf_testtoken"),
+  );
 
   await rejectsWith(resolveModelRefs({ model: `${REPO}:Q2_K` }, o), "not_found", "Q2_K", "tiny-Q8_0.gguf");
   await rejectsWith(resolveModelRef("nobody/nothing:Q4_K_M", o), "not_found", "nobody/nothing");
@@ -272,10 +300,20 @@ test("hf: and owner/repo:QUANT resolve through HF_ENDPOINT, with HF_TOKEN and LF
 
 test("bad downloads are reported clearly: 404, wrong content, checksum mismatch", async () => {
   const o = await fresh();
-  await rejectsWith(resolveModelRef(`${base}/files/missing.gguf`, o), "not_found", "HTTP 404", `${base}/files/missing.gguf`);
+  await rejectsWith(
+    resolveModelRef(`${base}/files/missing.gguf`, o),
+    "not_found",
+    "HTTP 404",
+    `${base}/files/missing.gguf`,
+  );
   await rejectsWith(resolveModelRef(`hf:${REPO}/nope.gguf`, o), "not_found", "HTTP 404", `${REPO}/nope.gguf`);
   await rejectsWith(resolveModelRef(`${base}/files/page.gguf`, o), "wrong_content", "not a GGUF file", "text/html");
-  await rejectsWith(resolveModelRef("hf:test/bad-hash/tiny.gguf", o), "checksum_mismatch", "SHA-256 mismatch", "f".repeat(64));
+  await rejectsWith(
+    resolveModelRef("hf:test/bad-hash/tiny.gguf", o),
+    "checksum_mismatch",
+    "SHA-256 mismatch",
+    "f".repeat(64),
+  );
   const store = await modelStore(o.root);
   assert.equal((await store.list()).length, 0, "nothing bad is left in the cache");
   assert.equal(await store.partialSize("huggingface/test/bad-hash/tiny.gguf"), 0);
@@ -317,7 +355,10 @@ test("`pull` and `models` on every runtime: download with HF_ENDPOINT, then list
     const { models: cached } = JSON.parse(listed.stdout);
     assert.deepEqual(
       cached.map((c: { ref: string; size: number }) => [c.ref, c.size]),
-      [[`hf:${REPO}/mmproj-tiny-F16.gguf`, files.get("tiny-mmproj-16x.gguf")!.length], [`hf:${REPO}/tiny-Q8_0.gguf`, files.get("tiny-llm.gguf")!.length]],
+      [[`hf:${REPO}/mmproj-tiny-F16.gguf`, files.get("tiny-mmproj-16x.gguf")!.length], [
+        `hf:${REPO}/tiny-Q8_0.gguf`,
+        files.get("tiny-llm.gguf")!.length,
+      ]],
     );
     // a cached model: pulling again is instant and makes no request
     log.length = 0;

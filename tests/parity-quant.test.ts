@@ -69,8 +69,9 @@ for (const [i, { prompt, parity }] of PROMPTS.entries()) {
     // the last step's log-probabilities, after N_PREDICT - 1 one-token decodes (one-row kernels),
     // against a native prefill of the same tokens
     const k = wasm.tokens.length - 1;
-    const later = await nativeEvaluate(models().llmQ4k, model.info.nEmbd,
-      { tokens: Int32Array.from([...native.prompt_tokens, ...native.tokens.slice(0, k)]) });
+    const later = await nativeEvaluate(models().llmQ4k, model.info.nEmbd, {
+      tokens: Int32Array.from([...native.prompt_tokens, ...native.tokens.slice(0, k)]),
+    });
     let scale = 0;
     for (const v of later) scale = Math.max(scale, Math.abs(v));
     const step = wasm.steps[k];

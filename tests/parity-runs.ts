@@ -34,8 +34,21 @@ export async function wasmGreedy(model: Model, prompt: string, n: number, logpro
 /** Native: the same as wasmGreedy (oracle generate, 2 threads, 1024-token context). */
 export async function nativeGreedy(model: string, prompt: string, n: number) {
   const file = tmpFile("logits");
-  const r = await oracle(["generate", "--model", model, "--prompt", prompt, "--n", String(n), "--ctx", "1024",
-    "--threads", "2", "--logits-out", file]);
+  const r = await oracle([
+    "generate",
+    "--model",
+    model,
+    "--prompt",
+    prompt,
+    "--n",
+    String(n),
+    "--ctx",
+    "1024",
+    "--threads",
+    "2",
+    "--logits-out",
+    file,
+  ]);
   return { ...r, logits: takeLogits(file) };
 }
 
@@ -48,7 +61,15 @@ export async function nativeEvaluate(model: string, nEmbd: number, prompt: Promp
   const logitsFile = tmpFile("logits");
   writeFileSync(input, Buffer.concat(parts.map((p) => new Uint8Array(p.buffer, p.byteOffset, p.byteLength))));
   try {
-    const r = await run(nativeBin("oracle"), ["evaluate", "--model", model, "--input", input, "--logits-out", logitsFile]);
+    const r = await run(nativeBin("oracle"), [
+      "evaluate",
+      "--model",
+      model,
+      "--input",
+      input,
+      "--logits-out",
+      logitsFile,
+    ]);
     if (r.code !== 0) throw new Error(`oracle evaluate failed (${r.code}): ${r.stderr}`);
   } finally {
     rmSync(input);

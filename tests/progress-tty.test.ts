@@ -60,13 +60,21 @@ for (const runtime of ["deno", "bun", "node"] as const) {
     // the terminal shows stdout and stderr together; each frame is redrawn after cursor controls
     // deno-lint-ignore no-control-regex
     const frames = term.stdout.split(/\x1b(?:\[[0-9;?]*[A-Za-z]|[78])|[\r\n]+/).filter((f) => f.includes("%"));
-    const parsed = frames.map((f) => /(\d+)% \| ([\d.]+ [kMG]?B) \/ ([\d.]+ [kMG]?B|\?) \| ([\d.]+ [kMG]?B)\/s \| ETA (\S+)/.exec(f));
+    const parsed = frames.map((f) =>
+      /(\d+)% \| ([\d.]+ [kMG]?B) \/ ([\d.]+ [kMG]?B|\?) \| ([\d.]+ [kMG]?B)\/s \| ETA (\S+)/.exec(f)
+    );
     assert.ok(parsed.length >= 2 && parsed.every(Boolean), `unexpected frames:\n${frames.join("\n")}`);
     const mid = parsed.filter((p) => Number(p![1]) > 0 && Number(p![1]) < 100);
     assert.ok(mid.length > 0, `no frame while downloading:\n${frames.join("\n")}`);
-    assert.ok(mid.some((p) => parseFloat(p![4]) > 0 && /^(\d+[hms])+$/.test(p![5])), `no rate or ETA while downloading:\n${frames.join("\n")}`);
+    assert.ok(
+      mid.some((p) => parseFloat(p![4]) > 0 && /^(\d+[hms])+$/.test(p![5])),
+      `no rate or ETA while downloading:\n${frames.join("\n")}`,
+    );
     // the size is unknown ("?") only until the response headers arrive
-    assert.ok(parsed.every((p) => p![3] === size || (p![3] === "?" && p![2] === "0 B")), `the total is ${size}:\n${frames.join("\n")}`);
+    assert.ok(
+      parsed.every((p) => p![3] === size || (p![3] === "?" && p![2] === "0 B")),
+      `the total is ${size}:\n${frames.join("\n")}`,
+    );
     const last = parsed.at(-1)!;
     assert.deepEqual([last[1], last[2]], ["100", size]);
     assert.match(term.stdout, /model +\S+tiny-llm\.gguf +\(27\.3 MB\)/);

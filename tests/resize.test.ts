@@ -40,7 +40,14 @@ test("resizeBicubic is bit-exact with llama.cpp's resize_pillow", async () => {
     for (const [i, [w, h, ow, oh]] of CASES.entries()) {
       const img = testImage(w, h, i + 1);
       writeFileSync(`${dir}/in.rgb`, img.data);
-      const r = await run(nativeBin("resize"), [`${dir}/in.rgb`, String(w), String(h), String(ow), String(oh), `${dir}/out.rgb`]);
+      const r = await run(nativeBin("resize"), [
+        `${dir}/in.rgb`,
+        String(w),
+        String(h),
+        String(ow),
+        String(oh),
+        `${dir}/out.rgb`,
+      ]);
       assert.equal(r.code, 0, r.stderr);
       const native = new Uint8Array(readFileSync(`${dir}/out.rgb`));
       const ours = resizeBicubic(img, ow, oh);

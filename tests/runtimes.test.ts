@@ -12,8 +12,21 @@ const PROMPT = "The capital of France is";
 const N = 12;
 
 async function cliTokens(runtime: RuntimeName, extra: string[] = ["--raw"]): Promise<number[]> {
-  const r = await runCli(runtime, ["generate", "--model", models().llm, "--prompt", PROMPT, "--temp", "0",
-    "--max-tokens", String(N), "--threads", "2", "--json", ...extra]);
+  const r = await runCli(runtime, [
+    "generate",
+    "--model",
+    models().llm,
+    "--prompt",
+    PROMPT,
+    "--temp",
+    "0",
+    "--max-tokens",
+    String(N),
+    "--threads",
+    "2",
+    "--json",
+    ...extra,
+  ]);
   assert.equal(r.code, 0, `${runtime} failed: ${r.stderr}`);
   const out = JSON.parse(r.stdout);
   assert.equal(out.usage.completion_tokens, out.tokens.length);
@@ -36,8 +49,20 @@ test("chat-template prompts agree across runtimes", async () => {
 });
 
 test("the browser build in headless Chromium generates the same tokens as Node", async () => {
-  const node = await runCli("node", ["generate", "--model", models().llm, "--prompt", PROMPT, "--temp", "0",
-    "--max-tokens", String(N), "--ctx-size", "1024", "--json"]);
+  const node = await runCli("node", [
+    "generate",
+    "--model",
+    models().llm,
+    "--prompt",
+    PROMPT,
+    "--temp",
+    "0",
+    "--max-tokens",
+    String(N),
+    "--ctx-size",
+    "1024",
+    "--json",
+  ]);
   assert.equal(node.code, 0, node.stderr);
   const page = await browserRun([models().llm, PROMPT, String(N)]);
   assert.equal(page.crossOriginIsolated, true, "COOP/COEP must make the page cross-origin isolated");

@@ -9,16 +9,30 @@ import { models } from "./helpers.ts";
 test("the server survives a trap inside the engine and serves the next request", async () => {
   const m = models();
   const service = new ModelService({
-    load: { model: m.llm }, threads: 2, parallel: 2, queue: 2, modelId: "tiny", repairNewlines: true,
-    maxImages: 4, maxImageBytes: 1e6, imageFetchTimeoutMs: 1000,
-    maxVideos: 1, maxVideoBytes: 1e6, maxVideoSeconds: 60,
+    load: { model: m.llm },
+    threads: 2,
+    parallel: 2,
+    queue: 2,
+    modelId: "tiny",
+    repairNewlines: true,
+    maxImages: 4,
+    maxImageBytes: 1e6,
+    imageFetchTimeoutMs: 1000,
+    maxVideos: 1,
+    maxVideoBytes: 1e6,
+    maxVideoSeconds: 60,
   });
   const app = createApp(service, { maxBodyBytes: 1e6 });
   const chat = () =>
     app.request("/v1/chat/completions", {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "Say hello." }], temperature: 0, max_tokens: 8 }),
+      body: JSON.stringify({
+        model: "tiny",
+        messages: [{ role: "user", content: "Say hello." }],
+        temperature: 0,
+        max_tokens: 8,
+      }),
     });
   try {
     const before = await (await chat()).json();

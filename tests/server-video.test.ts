@@ -13,7 +13,7 @@ import { basename, dirname } from "node:path";
 import { after, before, test } from "node:test";
 import OpenAI from "openai";
 import { planVideo } from "../mod.ts";
-import { models, startServer, type TestServer, testMedia } from "./helpers.ts";
+import { models, startServer, testMedia, type TestServer } from "./helpers.ts";
 
 const MODEL = "tiny";
 let server: TestServer;
@@ -25,8 +25,22 @@ const clip = testMedia("h264-baseline.mp4"); // 5 s, 352x288, 25 fps
 const dataUrl = (file: string, type = "video/mp4") => `data:${type};base64,${readFileSync(file).toString("base64")}`;
 
 before(async () => {
-  server = await startServer("node", ["--model", models().llm, "--mmproj", models().mmproj16x, "--model-name", MODEL,
-    "--ctx-size", "4096", "--threads", "2", "--media-dir", dirname(clip), "--max-video-mb", "1"]);
+  server = await startServer("node", [
+    "--model",
+    models().llm,
+    "--mmproj",
+    models().mmproj16x,
+    "--model-name",
+    MODEL,
+    "--ctx-size",
+    "4096",
+    "--threads",
+    "2",
+    "--media-dir",
+    dirname(clip),
+    "--max-video-mb",
+    "1",
+  ]);
   openai = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
   files = createServer((req, res) => {
     if (req.url === "/clip.mp4") res.writeHead(200, { "content-type": "video/mp4" }).end(readFileSync(clip));
@@ -99,9 +113,17 @@ test("a forced tool call and a JSON schema with a video in the prompt", async ()
   const tool = await post({
     messages: videoMessage(part, "Weather where this was filmed?"),
     max_tokens: 60,
-    tools: [{ type: "function", function: { name: "get_weather", parameters: {
-      type: "object", properties: { city: { type: "string", enum: ["Paris", "Tokyo"] } }, required: ["city"],
-    } } }],
+    tools: [{
+      type: "function",
+      function: {
+        name: "get_weather",
+        parameters: {
+          type: "object",
+          properties: { city: { type: "string", enum: ["Paris", "Tokyo"] } },
+          required: ["city"],
+        },
+      },
+    }],
     tool_choice: { type: "function", function: { name: "get_weather" } },
   });
   assert.equal(tool.status, 200, JSON.stringify(tool.body));
@@ -109,9 +131,18 @@ test("a forced tool call and a JSON schema with a video in the prompt", async ()
   const json = await post({
     messages: videoMessage(part, "Describe as JSON."),
     max_tokens: 60,
-    response_format: { type: "json_schema", json_schema: { name: "d", schema: {
-      type: "object", properties: { n: { type: "integer" } }, required: ["n"], additionalProperties: false,
-    } } },
+    response_format: {
+      type: "json_schema",
+      json_schema: {
+        name: "d",
+        schema: {
+          type: "object",
+          properties: { n: { type: "integer" } },
+          required: ["n"],
+          additionalProperties: false,
+        },
+      },
+    },
   });
   assert.equal(json.status, 200, JSON.stringify(json.body));
   assert.ok(Number.isInteger(JSON.parse(json.body.choices[0].message.content).n));
@@ -119,9 +150,21 @@ test("a forced tool call and a JSON schema with a video in the prompt", async ()
 
 test("bad videos are 400s with the reason; the server keeps serving", async () => {
   const cases: [string, Record<string, unknown>, RegExp][] = [
-    ["not a video", { type: "video_url", video_url: { url: "data:video/mp4;base64,aGVsbG8gd29ybGQ=" } }, /not a video/i],
-    ["audio only", { type: "video_url", video_url: { url: dataUrl(testMedia("audio.m4a"), "audio/mp4") } }, /no video/i],
-    ["unsupported codec", { type: "video_url", video_url: { url: dataUrl(testMedia("mpeg4.mp4")) } }, /unsupported codec/],
+    [
+      "not a video",
+      { type: "video_url", video_url: { url: "data:video/mp4;base64,aGVsbG8gd29ybGQ=" } },
+      /not a video/i,
+    ],
+    [
+      "audio only",
+      { type: "video_url", video_url: { url: dataUrl(testMedia("audio.m4a"), "audio/mp4") } },
+      /no video/i,
+    ],
+    [
+      "unsupported codec",
+      { type: "video_url", video_url: { url: dataUrl(testMedia("mpeg4.mp4")) } },
+      /unsupported codec/,
+    ],
     ["outside --media-dir", { type: "video_url", video_url: { url: "/etc/passwd" } }, /outside the media directory/],
     ["too big (--max-video-mb 1)", { type: "video_url", video_url: `${filesUrl}/big.mp4` }, /limit is 1000000|exceeds/],
     ["missing URL", { type: "video_url", video_url: `${filesUrl}/missing.mp4` }, /HTTP 404/],
@@ -133,9 +176,15 @@ test("bad videos are 400s with the reason; the server keeps serving", async () =
     assert.match(`${r.body.error.message} ${r.body.error.param}`, message, name);
     assert.equal(r.body.error.type, "invalid_request_error");
   }
-  const r = await post({ messages: videoMessage({ type: "video_url", video_url: { url: dataUrl(clip) } }), max_tokens: 2 });
+  const r = await post({
+    messages: videoMessage({ type: "video_url", video_url: { url: dataUrl(clip) } }),
+    max_tokens: 2,
+  });
   assert.equal(r.status, 200);
-  const bad = await post({ messages: videoMessage({ type: "video_url", video_url: "x" }), mm_processor_kwargs: { stack_frames: 0 } });
+  const bad = await post({
+    messages: videoMessage({ type: "video_url", video_url: "x" }),
+    mm_processor_kwargs: { stack_frames: 0 },
+  });
   assert.equal(bad.status, 400);
   assert.match(bad.body.error.param, /stack_frames/);
 });

@@ -34,7 +34,8 @@ function same(a: string, b: string) {
   const y = bytes(b);
   assert.ok(x.equals(y), `${a} (${x.length} bytes) differs from ${b} (${y.length} bytes)`);
 }
-const shardsIn = (d: string) => readdirSync(d).filter((f) => /-\d{5}-of-\d{5}\.gguf$/.test(f)).sort().map((f) => `${d}/${f}`);
+const shardsIn = (d: string) =>
+  readdirSync(d).filter((f) => /-\d{5}-of-\d{5}\.gguf$/.test(f)).sort().map((f) => `${d}/${f}`);
 
 async function cli(args: string[]) {
   const r = await runCli("deno", args);
@@ -89,7 +90,9 @@ test("split by size; native merge and ours agree; ours merges native shards back
   const strip = (kvs: ReturnType<typeof headerKvs>) => kvs.filter((kv) => !kv.key.startsWith("split."));
   assert.deepEqual(strip(headerKvs(a)), headerKvs(b));
   assert.deepEqual(headerKvs(a).filter((kv) => kv.key.startsWith("split.")).map((kv) => [kv.key, kv.value]), [
-    ["split.no", 0], ["split.tensors.count", b.tensors.length], ["split.count", 0],
+    ["split.no", 0],
+    ["split.tensors.count", b.tensors.length],
+    ["split.count", 0],
   ]);
   assert.deepEqual(a.tensors, b.tensors);
   const na = bytes(`${dir}/native-merged.gguf`);
@@ -128,7 +131,10 @@ test("a model over the 4 GiB wasm budget is refused before loading, saying what 
   const embd = TINY_LLM.embd;
   const rows = 16_800_000;
   const { bytes: header, dataSize } = encodeHeader(
-    [...llmMetadata(TINY_LLM, "huge"), ...headerKvs(await readGgufHeader((await openFile(m.llm))!)).filter((kv) => kv.key.startsWith("tokenizer."))],
+    [
+      ...llmMetadata(TINY_LLM, "huge"),
+      ...headerKvs(await readGgufHeader((await openFile(m.llm))!)).filter((kv) => kv.key.startsWith("tokenizer.")),
+    ],
     [{ name: "token_embd.weight", shape: [embd, rows], type: TensorType.F32 }],
   );
   const fd = openSync(path, "w");

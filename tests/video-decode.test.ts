@@ -74,21 +74,53 @@ interface Probe {
 
 async function ffprobe(file: string): Promise<Probe> {
   const json = JSON.parse(new TextDecoder().decode(
-    await exec("ffprobe", ["-v", "error", "-count_packets", "-select_streams", "v:0", "-show_entries",
-      "stream=codec_name,width,height,avg_frame_rate,nb_read_packets:format=duration", "-of", "json", file]),
+    await exec("ffprobe", [
+      "-v",
+      "error",
+      "-count_packets",
+      "-select_streams",
+      "v:0",
+      "-show_entries",
+      "stream=codec_name,width,height,avg_frame_rate,nb_read_packets:format=duration",
+      "-of",
+      "json",
+      file,
+    ]),
   ));
   const s = json.streams[0];
   const [num, den] = s.avg_frame_rate.split("/").map(Number);
   const d = json.format.duration;
-  return { duration: d === undefined ? null : Number(d), fps: [num, den], packets: Number(s.nb_read_packets),
-    width: s.width, height: s.height, codec: s.codec_name };
+  return {
+    duration: d === undefined ? null : Number(d),
+    fps: [num, den],
+    packets: Number(s.nb_read_packets),
+    width: s.width,
+    height: s.height,
+    codec: s.codec_name,
+  };
 }
 
 /** The frames Debian's ffmpeg decodes at these numbers, as RGB24 with the same conversion flags. */
 async function ffmpegFrames(file: string, indices: number[], width: number, height: number): Promise<Uint8Array[]> {
   const select = indices.map((i) => `eq(n\\,${i})`).join("+");
-  const raw = await exec("ffmpeg", ["-v", "error", "-nostdin", "-i", file, "-vf", `select=${select}`, "-vsync", "0",
-    "-sws_flags", "neighbor+accurate_rnd+full_chroma_int", "-pix_fmt", "rgb24", "-f", "rawvideo", "-"]);
+  const raw = await exec("ffmpeg", [
+    "-v",
+    "error",
+    "-nostdin",
+    "-i",
+    file,
+    "-vf",
+    `select=${select}`,
+    "-vsync",
+    "0",
+    "-sws_flags",
+    "neighbor+accurate_rnd+full_chroma_int",
+    "-pix_fmt",
+    "rgb24",
+    "-f",
+    "rawvideo",
+    "-",
+  ]);
   const size = width * height * 3;
   assert.equal(raw.length, size * indices.length, `ffmpeg gave ${raw.length / size} frames of ${file}`);
   return indices.map((_, k) => raw.subarray(k * size, (k + 1) * size));
@@ -144,8 +176,10 @@ for (const clip of CLIPS) {
       return diff(f.rgb, expected[k]);
     });
     const max = Math.max(...diffs.map((d) => d.max)), mean = Math.max(...diffs.map((d) => d.mean));
-    console.log(`${clip.file}: ${info.width}x${info.height} ${info.codec}, frames ${indices.join(",")} of ` +
-      `${info.frameCount} (${info.keyframeCount} keyframes): max |diff| ${max}, worst mean ${mean.toFixed(4)}`);
+    console.log(
+      `${clip.file}: ${info.width}x${info.height} ${info.codec}, frames ${indices.join(",")} of ` +
+        `${info.frameCount} (${info.keyframeCount} keyframes): max |diff| ${max}, worst mean ${mean.toFixed(4)}`,
+    );
     assert.ok(max <= MAX_DIFF, `max |diff| ${max} > ${MAX_DIFF}`);
     assert.ok(mean <= MAX_MEAN_DIFF, `mean |diff| ${mean} > ${MAX_MEAN_DIFF}`);
   });

@@ -37,8 +37,26 @@ const video = (file: string): ContentPart => ({ type: "video", video: readFileSy
 
 test("a video question: identical greedy tokens on Deno, Bun, Node and Chromium", async () => {
   const file = testMedia("h264-high.mp4");
-  const args = ["generate", "--model", models().llm, "--mmproj", models().mmproj16x, "--video", file,
-    "--stack-frames", "3", "--prompt", QUESTION, "--temp", "0", "--max-tokens", "8", "--threads", "2", "--json"];
+  const args = [
+    "generate",
+    "--model",
+    models().llm,
+    "--mmproj",
+    models().mmproj16x,
+    "--video",
+    file,
+    "--stack-frames",
+    "3",
+    "--prompt",
+    QUESTION,
+    "--temp",
+    "0",
+    "--max-tokens",
+    "8",
+    "--threads",
+    "2",
+    "--json",
+  ];
   const outs = await Promise.all((["deno", "bun", "node"] as RuntimeName[]).map(async (rt) => {
     const r = await runCli(rt, args);
     assert.equal(r.code, 0, `${rt}: ${r.stderr}`);
@@ -66,11 +84,19 @@ test("prompt tokens are the plan's video tokens and markup plus the text", async
   const text = await mm.chat(ask([]), { temperature: 0, maxTokens: 1 });
   await text.generation.result;
   for (const stackFrames of [1, 2, 3, 5]) {
-    const run = await mm.chat(ask([video(testMedia("h264-baseline.mp4"))]), { temperature: 0, maxTokens: 1, stackFrames });
+    const run = await mm.chat(ask([video(testMedia("h264-baseline.mp4"))]), {
+      temperature: 0,
+      maxTokens: 1,
+      stackFrames,
+    });
     await run.generation.result;
     const [plan] = run.videoPlans;
     assert.equal(run.media.videoTokens, plan.videoTokens);
-    assert.equal(run.promptTokens - text.promptTokens, plan.videoTokens + plan.markupTokens, `stack_frames ${stackFrames}`);
+    assert.equal(
+      run.promptTokens - text.promptTokens,
+      plan.videoTokens + plan.markupTokens,
+      `stack_frames ${stackFrames}`,
+    );
     assert.equal(run.prompt.embeddings!.reduce((n, e) => n + e.data.length / mm.model.info.nEmbd, 0), plan.videoTokens);
   }
   // use_image_id adds <image_id>0</image_id> once per video
@@ -93,9 +119,27 @@ test("each unit is encoded like the same frame given as an image (frames picked 
     for (const [k, unit] of plan.units.entries()) {
       const png = `${dir}/${k}.png`;
       // the conversion our decoder uses (nearest chroma, accurate rounding): the same RGB bytes
-      execFileSync("ffmpeg", ["-nostdin", "-v", "error", "-i", file, "-vf", `select=eq(n\\,${unit.frames[0]})`,
-        "-sws_flags", "neighbor+accurate_rnd+full_chroma_int", "-vsync", "0", "-frames:v", "1", png]);
-      const image = await mm.chat(ask([{ type: "image", image: png }]), { maxTokens: 1, maxSliceNums: 1, useImageId: false });
+      execFileSync("ffmpeg", [
+        "-nostdin",
+        "-v",
+        "error",
+        "-i",
+        file,
+        "-vf",
+        `select=eq(n\\,${unit.frames[0]})`,
+        "-sws_flags",
+        "neighbor+accurate_rnd+full_chroma_int",
+        "-vsync",
+        "0",
+        "-frames:v",
+        "1",
+        png,
+      ]);
+      const image = await mm.chat(ask([{ type: "image", image: png }]), {
+        maxTokens: 1,
+        maxSliceNums: 1,
+        useImageId: false,
+      });
       await image.generation.result;
       assert.equal(image.plans[0].imageTokens, unit.image.imageTokens);
       asImage.push(image.prompt.embeddings![0].data);

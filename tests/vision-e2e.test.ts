@@ -36,8 +36,24 @@ const ask = (image: MediaInput, text = QUESTION): Message[] => [
 ];
 
 test("test-1.jpeg on Deno, Bun and Node: identical greedy tokens and image token counts", async () => {
-  const args = ["generate", "--model", models().llm, "--mmproj", models().mmproj16x, "--image", models().testJpeg,
-    "--prompt", QUESTION, "--temp", "0", "--max-tokens", "10", "--threads", "2", "--json"];
+  const args = [
+    "generate",
+    "--model",
+    models().llm,
+    "--mmproj",
+    models().mmproj16x,
+    "--image",
+    models().testJpeg,
+    "--prompt",
+    QUESTION,
+    "--temp",
+    "0",
+    "--max-tokens",
+    "10",
+    "--threads",
+    "2",
+    "--json",
+  ];
   const outs = await Promise.all((["deno", "bun", "node"] as RuntimeName[]).map(async (rt) => {
     const r = await runCli(rt, args);
     assert.equal(r.code, 0, `${rt}: ${r.stderr}`);
@@ -55,7 +71,10 @@ test("test-1.jpeg on Deno, Bun and Node: identical greedy tokens and image token
 test("prompt tokens = the plan's image tokens + markup + text tokens", async () => {
   const run = await mm.chat(ask(jpeg), { temperature: 0, maxTokens: 1 });
   await run.generation.result;
-  const textOnly = renderChat(mm.model.info.chatTemplate!, [{ role: "user", content: [{ type: "image" }, { type: "text", text: QUESTION }] }])
+  const textOnly = renderChat(mm.model.info.chatTemplate!, [{
+    role: "user",
+    content: [{ type: "image" }, { type: "text", text: QUESTION }],
+  }])
     .replace("<|image_pad|>", "");
   const textTokens = (await mm.model.tokenize(textOnly)).length;
   // <image_id> 0 </image_id> <image> </image> and two slices <slice> </slice> in one row
@@ -67,9 +86,14 @@ test("prompt tokens = the plan's image tokens + markup + text tokens", async () 
 
 test("two images in one prompt get ids 0 and 1", async () => {
   const png = encodePng({ width: 300, height: 200, data: new Uint8Array(300 * 200 * 3).fill(90), channels: 3 });
-  const run = await mm.chat([{ role: "user", content: [
-    { type: "image", image: jpeg }, { type: "image", image: png }, { type: "text", text: "Compare them." },
-  ] }], { temperature: 0, maxTokens: 4 });
+  const run = await mm.chat([{
+    role: "user",
+    content: [
+      { type: "image", image: jpeg },
+      { type: "image", image: png },
+      { type: "text", text: "Compare them." },
+    ],
+  }], { temperature: 0, maxTokens: 4 });
   const r = await run.generation.result;
   assert.equal(run.plans.length, 2);
   assert.equal(run.plans[1].imageTokens, 70); // 300x200 upscaled to 560x392, not sliced
@@ -123,21 +147,45 @@ test("images as a data URL, a file path and an http URL (served locally)", async
     }
     assert.deepEqual(results[1], results[0]);
     assert.deepEqual(results[2], results[0]);
-    await assert.rejects(mm.chat(ask(`${base}/missing.jpg`)), (e: unknown) => e instanceof InvalidRequestError && /HTTP 404/.test(e.message));
-    await assert.rejects(mm.chat(ask(`${base}/photo.jpg`), { fetch: { maxBytes: 1000 } }), /limit is 1000|exceeds 1000/);
+    await assert.rejects(
+      mm.chat(ask(`${base}/missing.jpg`)),
+      (e: unknown) => e instanceof InvalidRequestError && /HTTP 404/.test(e.message),
+    );
+    await assert.rejects(
+      mm.chat(ask(`${base}/photo.jpg`), { fetch: { maxBytes: 1000 } }),
+      /limit is 1000|exceeds 1000/,
+    );
   } finally {
     server.close();
   }
 });
 
 test("the browser decodes (JPEG, BMP), slices and encodes the image like Node", async () => {
-  const node = await runCli("node", ["generate", "--model", models().llm, "--mmproj", models().mmproj16x, "--image",
-    models().testJpeg, "--prompt", QUESTION, "--temp", "0", "--max-tokens", "8", "--ctx-size", "1024", "--json"]);
+  const node = await runCli("node", [
+    "generate",
+    "--model",
+    models().llm,
+    "--mmproj",
+    models().mmproj16x,
+    "--image",
+    models().testJpeg,
+    "--prompt",
+    QUESTION,
+    "--temp",
+    "0",
+    "--max-tokens",
+    "8",
+    "--ctx-size",
+    "1024",
+    "--json",
+  ]);
   assert.equal(node.code, 0, node.stderr);
   // the same pixels as a BMP (decoded here, re-encoded with bmp-js): same tokens expected
   const img = await decodeImage(jpeg);
   const abgr = new Uint8Array(img.width * img.height * 4);
-  for (let p = 0; p < img.width * img.height; p++) abgr.set([255, img.data[p * 3 + 2], img.data[p * 3 + 1], img.data[p * 3]], p * 4);
+  for (let p = 0; p < img.width * img.height; p++) {
+    abgr.set([255, img.data[p * 3 + 2], img.data[p * 3 + 1], img.data[p * 3]], p * 4);
+  }
   const bmpFile = `${tmpdir()}/mce-test-${process.pid}.bmp`;
   writeFileSync(bmpFile, bmp.encode({ data: Buffer.from(abgr), width: img.width, height: img.height }).data);
   try {

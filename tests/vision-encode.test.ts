@@ -40,16 +40,35 @@ function randomTile(width: number, height: number, seed: number) {
   return { width, height, data: Float32Array.from({ length: width * height * 3 }, () => rng.float() * 2 - 1) };
 }
 
-async function nativeEncode(mmproj: string, tile: { width: number; height: number; data: Float32Array }, merge: number) {
+async function nativeEncode(
+  mmproj: string,
+  tile: { width: number; height: number; data: Float32Array },
+  merge: number,
+) {
   const inp = `${dir}/tile-${tile.width}x${tile.height}.f32`;
   const out = `${dir}/embd.f32`;
   writeFileSync(inp, new Uint8Array(tile.data.buffer));
-  const r = await run(nativeBin("oracle"), ["encode", "--mmproj", mmproj, "--tile", inp, "--width", String(tile.width),
-    "--height", String(tile.height), "--merge", String(merge), "--out", out]);
+  const r = await run(nativeBin("oracle"), [
+    "encode",
+    "--mmproj",
+    mmproj,
+    "--tile",
+    inp,
+    "--width",
+    String(tile.width),
+    "--height",
+    String(tile.height),
+    "--merge",
+    String(merge),
+    "--out",
+    out,
+  ]);
   assert.equal(r.code, 0, r.stderr);
-  return { ...JSON.parse(r.stdout) as { n_tokens: number; n_embd: number }, embd: new Float32Array(readFileSync(out).buffer.slice(0)) };
+  return {
+    ...JSON.parse(r.stdout) as { n_tokens: number; n_embd: number },
+    embd: new Float32Array(readFileSync(out).buffer.slice(0)),
+  };
 }
-
 
 for (const [w, h] of [[448, 448], [504, 392], [336, 560]]) {
   for (const [mode, merge] of [["16x", 4], ["4x", 2]] as const) {
@@ -83,13 +102,14 @@ test("16x and 4x alternate on one loaded model with stable results", async () =>
 
 test("16x on a 4x-only file and bad tiles give clear errors", async () => {
   await assert.rejects(v4.encodeTile(randomTile(448, 448, 1), "16x"), InvalidRequestError);
-  await assert.rejects(v16.encodeTile(randomTile(450, 448, 1), "16x"), (e: unknown) =>
-    e instanceof EngineError && /not a multiple of 56/.test(e.message));
+  await assert.rejects(
+    v16.encodeTile(randomTile(450, 448, 1), "16x"),
+    (e: unknown) => e instanceof EngineError && /not a multiple of 56/.test(e.message),
+  );
   await assert.rejects(v16.encodeTile({ width: 448, height: 448, data: new Float32Array(3) }), InvalidRequestError);
   // still usable afterwards
   assert.equal((await v16.encodeTile(randomTile(448, 448, 2), "16x")).length, 64 * v16.info.nEmbd);
 });
-
 
 // Q8_0 weights re-quantise every activation to 8 bits, which turns float rounding differences
 // (x86 vs wasm summation order) into whole quantisation steps: native llama.cpp with and without
@@ -102,7 +122,11 @@ test("Q8_0 vision weights: converted once and reused, close to F16 and equal to 
   // an F16 mmproj whose ffn_down rows (100) are not a multiple of 32: those become F32
   const shape = { ...TINY_VISION, ff: 100, matrixType: TensorType.F16 };
   const f16 = `${dir}/tiny-f16.gguf`;
-  await writeGguf(await createFileSink(f16), visionMetadata(shape, 64, "16x", "f16"), visionTensors(shape, 64, "16x", 5));
+  await writeGguf(
+    await createFileSink(f16),
+    visionMetadata(shape, 64, "16x", "f16"),
+    visionTensors(shape, 64, "16x", 5),
+  );
   const converted = `${dir}/converted`;
   const q8 = await VisionModel.load(engine, f16, { convertedDir: converted }); // q8_0 is the default
   const [file] = readdirSync(converted);

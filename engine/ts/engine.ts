@@ -57,7 +57,9 @@ export class Engine {
     const threads = Math.max(1, Math.floor(options.threads ?? hardwareConcurrency()));
     if (threads > 64) throw new InvalidRequestError("threads must be at most 64", "threads");
     const simd = options.simd ?? "auto";
-    if (!["auto", "relaxed", "simd128"].includes(simd)) throw new InvalidRequestError("simd must be auto, relaxed or simd128", "simd");
+    if (!["auto", "relaxed", "simd128"].includes(simd)) {
+      throw new InvalidRequestError("simd must be auto, relaxed or simd128", "simd");
+    }
     const port = await startWorker(workerUrl());
     const engine = new Engine(port, threads);
     const onLog = options.onLog ?? ((line: string) => console.error(line));
@@ -97,7 +99,9 @@ export class Engine {
     this.pending.delete(msg.id);
     if ("ok" in msg && msg.ok) return p.resolve(msg.value);
     const e = (msg as { error: RpcError }).error;
-    const err = e.name === "InvalidRequestError" ? new InvalidRequestError(e.message, e.param) : new EngineError(e.message, e.code);
+    const err = e.name === "InvalidRequestError"
+      ? new InvalidRequestError(e.message, e.param)
+      : new EngineError(e.message, e.code);
     if (e.code === "engine_crashed") this.failure = err;
     p.reject(err);
   }

@@ -26,7 +26,11 @@ function toInput(prompt: ArrayLike<number> | PromptInput): PromptInput {
  * Generates from a prompt on a free sequence of `ctx`. Requests beyond the context's sequences
  * wait; running ones are decoded together, one token each per step.
  */
-export function generate(ctx: Context, prompt: ArrayLike<number> | PromptInput, options: GenerateOptions = {}): Generation {
+export function generate(
+  ctx: Context,
+  prompt: ArrayLike<number> | PromptInput,
+  options: GenerateOptions = {},
+): Generation {
   return ctx.scheduler.submit(toInput(prompt), options);
 }
 

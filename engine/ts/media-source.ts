@@ -26,11 +26,16 @@ export async function loadMediaBytes(
   if (input instanceof Uint8Array) return input;
   if (input instanceof ArrayBuffer) return new Uint8Array(input);
   if (typeof Blob !== "undefined" && input instanceof Blob) return new Uint8Array(await input.arrayBuffer());
-  if (typeof input !== "string") throw new InvalidRequestError(`${article(kind)} must be bytes, a Blob, a URL or a path`, kind);
+  if (typeof input !== "string") {
+    throw new InvalidRequestError(`${article(kind)} must be bytes, a Blob, a URL or a path`, kind);
+  }
   if (input.startsWith("data:")) return dataUrl(input, kind);
   if (/^https?:\/\//i.test(input)) return await fetchMedia(input, limits, kind);
   if (limits.allowFiles === false) {
-    throw new InvalidRequestError(`local ${kind} files are not allowed here; send the ${kind} as a data URL or URL`, kind);
+    throw new InvalidRequestError(
+      `local ${kind} files are not allowed here; send the ${kind} as a data URL or URL`,
+      kind,
+    );
   }
   try {
     // in browsers nodeFs() refuses: "cannot read image file x: loading by path needs Deno, ..."
@@ -67,7 +72,9 @@ async function fetchMedia(url: string, limits: FetchLimits, kind: MediaKind): Pr
   }
   if (!res.ok) throw new InvalidRequestError(`cannot fetch ${kind} ${url}: HTTP ${res.status}`, kind);
   const declared = Number(res.headers.get("content-length") ?? 0);
-  if (declared > maxBytes) throw new InvalidRequestError(`${kind} ${url} is ${declared} bytes; the limit is ${maxBytes}`, kind);
+  if (declared > maxBytes) {
+    throw new InvalidRequestError(`${kind} ${url} is ${declared} bytes; the limit is ${maxBytes}`, kind);
+  }
   const chunks: Uint8Array[] = [];
   let total = 0;
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {

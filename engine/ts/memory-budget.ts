@@ -86,7 +86,9 @@ export function checkMemoryBudget(i: BudgetInput, limit = WASM_MEMORY_LIMIT): Me
     `runtime ${mb(e.runtime)}`,
   ];
   const advice: string[] = [];
-  if (e.weights > limit / 2) advice.push("use a smaller quantization of the language model (e.g. Q4_K_M instead of F16/Q8_0)");
+  if (e.weights > limit / 2) {
+    advice.push("use a smaller quantization of the language model (e.g. Q4_K_M instead of F16/Q8_0)");
+  }
   if (e.mmproj > 0) advice.push("load without --mmproj (text only)");
   if (e.kvCache > 256 * 1024 ** 2) advice.push("lower --ctx-size");
   advice.push("or run native llama.cpp, which has no 4 GiB limit");

@@ -18,7 +18,7 @@ import { VideoDecoder } from "./video/decoder-client.ts";
 import type { VideoLimits } from "./video/decoder.ts";
 import { encodeVideo } from "./video/encode.ts";
 import { expandVideos, VIDEO_MARKER, videoPlaceholderRuns } from "./video/layout.ts";
-import { type VideoMeta, planVideo, type VideoPlan, type VideoPlanOptions } from "./video/plan.ts";
+import { planVideo, type VideoMeta, type VideoPlan, type VideoPlanOptions } from "./video/plan.ts";
 import { decodeImage } from "./vision/decode.ts";
 import { contentHash, EncodeCache, tileKey } from "./vision/encode-cache.ts";
 import { expandImages, IMAGE_MARKER, placeholderRuns } from "./vision/layout.ts";
@@ -111,7 +111,9 @@ export interface LoadOptions {
 
 function singleFile(source: string | Blob[]): string | Blob {
   if (typeof source === "string") return source;
-  if (source.length !== 1) throw new InvalidRequestError("a split mmproj is not supported: merge it first (cli.ts merge)", "mmproj");
+  if (source.length !== 1) {
+    throw new InvalidRequestError("a split mmproj is not supported: merge it first (cli.ts merge)", "mmproj");
+  }
   return source[0];
 }
 
@@ -150,16 +152,28 @@ export class MiniCPMV {
     // (each header is read once, lean: see ReadOptions)
     const modelIn = await inspectModelSource(modelSource, "llm");
     const mmprojFiles = mmprojSource ? (await inspectModelSource(mmprojSource, "mmproj")).files : undefined;
-    checkMemoryBudget({ model: modelIn.files, mmproj: mmprojFiles, contextSize: o.contextSize, batchSize: o.batchSize });
+    checkMemoryBudget({
+      model: modelIn.files,
+      mmproj: mmprojFiles,
+      contextSize: o.contextSize,
+      batchSize: o.batchSize,
+    });
 
     const model = await Model.loadInspected(engine, modelIn);
     const vision = mmprojSource
       ? await VisionModel.load(engine, mmprojSource, { weights: o.visionWeights, files: mmprojFiles })
       : undefined;
     if (vision && vision.info.nEmbd !== model.info.nEmbd) {
-      throw new InvalidRequestError(`the mmproj's output width ${vision.info.nEmbd} does not match the model's ${model.info.nEmbd}`, "mmproj");
+      throw new InvalidRequestError(
+        `the mmproj's output width ${vision.info.nEmbd} does not match the model's ${model.info.nEmbd}`,
+        "mmproj",
+      );
     }
-    const context = await model.createContext({ contextSize: o.contextSize, batchSize: o.batchSize, sequences: o.sequences });
+    const context = await model.createContext({
+      contextSize: o.contextSize,
+      batchSize: o.batchSize,
+      sequences: o.sequences,
+    });
     return new MiniCPMV(engine, model, vision, context, o.encodeCacheBytes);
   }
 

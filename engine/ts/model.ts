@@ -75,7 +75,9 @@ export class Model {
    * cannot fit the 4 GiB wasm memory a MemoryBudgetError.
    */
   static async load(engine: Engine, source: ModelSource | ModelSource[], options: ResolveOptions = {}): Promise<Model> {
-    if (typeof source === "string" && isRemoteRef(source)) source = (await resolveModelRef(source, options, "model")).source;
+    if (typeof source === "string" && isRemoteRef(source)) {
+      source = (await resolveModelRef(source, options, "model")).source;
+    }
     return await Model.loadInspected(engine, await inspectModelSource(source, "llm"));
   }
 
@@ -93,7 +95,13 @@ export class Model {
   }
 
   async tokenize(text: string, options: { addSpecial?: boolean; parseSpecial?: boolean } = {}): Promise<Int32Array> {
-    return await this.engine.call("tokenize", this.handle, text, options.addSpecial ?? false, options.parseSpecial ?? true);
+    return await this.engine.call(
+      "tokenize",
+      this.handle,
+      text,
+      options.addSpecial ?? false,
+      options.parseSpecial ?? true,
+    );
   }
 
   /** Text of tokens; control tokens (e.g. <|im_end|>) only when `special`. */

@@ -55,7 +55,12 @@ function need(): WasmApi {
 const methods = {
   async init(wasmDir: string, simd: SimdLevel | "auto", threads: number, logLevel: number) {
     threadCount = threads;
-    const { module: m, simd: level } = await instantiate(new URL(wasmDir), simd, threads, (line) => port.postMessage({ id: -1, log: line }));
+    const { module: m, simd: level } = await instantiate(
+      new URL(wasmDir),
+      simd,
+      threads,
+      (line) => port.postMessage({ id: -1, log: line }),
+    );
     m.onAbort = (what: unknown) => (dead = String(what));
     api = new WasmApi(m);
     api.init(logLevel);
@@ -142,7 +147,15 @@ const methods = {
     return { code, tokens, logits, logprobs };
   },
 
-  decodeEmbeddings(ctx: Ptr, model: Ptr, embd: Float32Array, nEmbd: number, pos: Int32Array, seqId: number, want: boolean) {
+  decodeEmbeddings(
+    ctx: Ptr,
+    model: Ptr,
+    embd: Float32Array,
+    nEmbd: number,
+    pos: Int32Array,
+    seqId: number,
+    want: boolean,
+  ) {
     const a = need();
     const code = a.decodeEmbeddings(ctx, embd, nEmbd, pos, seqId, want);
     if (code !== 0 || !want) return { code, logits: null };
@@ -187,7 +200,9 @@ const methods = {
   jsonSchemaToGrammar(schema: string) {
     const a = need();
     const g = a.jsonSchemaToGrammar(schema);
-    if (g === undefined) throw new InvalidRequestError(`invalid JSON schema: ${a.lastError("conversion failed")}`, "json_schema");
+    if (g === undefined) {
+      throw new InvalidRequestError(`invalid JSON schema: ${a.lastError("conversion failed")}`, "json_schema");
+    }
     return g;
   },
 
@@ -224,9 +239,17 @@ port.onMessage(async (msg) => {
     const err = e as Error & { code?: string; param?: string };
     if (!(e instanceof EngineError) && (e instanceof WebAssembly.RuntimeError || dead)) {
       dead ??= err.message;
-      res = { id, ok: false, error: { name: "EngineError", message: `engine crashed: ${err.message}`, code: "engine_crashed" } };
+      res = {
+        id,
+        ok: false,
+        error: { name: "EngineError", message: `engine crashed: ${err.message}`, code: "engine_crashed" },
+      };
     } else {
-      res = { id, ok: false, error: { name: err.name ?? "Error", message: err.message ?? String(e), code: err.code, param: err.param } };
+      res = {
+        id,
+        ok: false,
+        error: { name: err.name ?? "Error", message: err.message ?? String(e), code: err.code, param: err.param },
+      };
     }
   }
   port.postMessage(res, "value" in res ? transferables(res.value) : []);

@@ -7,5 +7,8 @@ const path = require("path");
 const script = path.join(__dirname, "minicpmv-edge.worker.js");
 Object.defineProperty(globalThis, "location", { value: { href: script }, writable: true, configurable: true });
 new Function("require", "__filename", "__dirname", "global", fs.readFileSync(script, "utf8"))(
-  require, script, __dirname, globalThis,
+  require,
+  script,
+  __dirname,
+  globalThis,
 );

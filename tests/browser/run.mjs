@@ -18,7 +18,12 @@ const served = cacheMode
   ? { "/models/tiny-llm.gguf": modelFile, "/models/tiny-mmproj-16x.gguf": mmprojFile }
   : { "/model.gguf": modelFile, "/mmproj.gguf": mmprojFile, "/image": imageFile, "/video": videoFile };
 const root = resolve(new URL("../..", import.meta.url).pathname);
-const types = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm" };
+const types = {
+  ".html": "text/html",
+  ".js": "text/javascript",
+  ".mjs": "text/javascript",
+  ".wasm": "application/wasm",
+};
 let modelRequests = 0; // every request under /models/, served or not
 
 const server = createServer((req, res) => {
@@ -46,8 +51,15 @@ const port = server.address().port;
 
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
 });
 try {
   const context = await browser.newContext(); // one profile: its OPFS persists across its pages
@@ -57,7 +69,9 @@ try {
     const page = await context.newPage();
     page.on("console", (m) => logs.push(m.text()));
     page.on("pageerror", (e) => logs.push(String(e)));
-    await page.goto(`http://127.0.0.1:${port}/tests/browser/page.html?${new URLSearchParams({ prompt, n, ...params })}`);
+    await page.goto(
+      `http://127.0.0.1:${port}/tests/browser/page.html?${new URLSearchParams({ prompt, n, ...params })}`,
+    );
     await page.waitForFunction(() => globalThis.__result !== undefined, null, { timeout: 120_000 });
     const result = await page.evaluate(() => globalThis.__result);
     await page.close();

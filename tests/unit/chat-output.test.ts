@@ -23,20 +23,29 @@ const ids = () => {
   let n = 0;
   return () => `call_${n++}`;
 };
-const CALL = `<tool_call>\n<function=search>\n<parameter=q>\nA${B}nB\n</parameter>\n<parameter=n>\n3\n</parameter>\n</function>\n</tool_call>`;
+const CALL =
+  `<tool_call>\n<function=search>\n<parameter=q>\nA${B}nB\n</parameter>\n<parameter=n>\n3\n</parameter>\n</function>\n</tool_call>`;
 
 const cases: [string, Omit<AssistantOutputOptions, "newId">, unknown][] = [
   [`Think${B}nmore\n</think>\n\nI will search.${B}n\n${CALL}`, { thinking: true, tools: TOOLS, repairNewlines: true }, {
     reasoning_content: "Think\nmore",
     content: "I will search.\n",
     // never repaired inside arguments: the model's backslash-n stays as written
-    tool_calls: [{ id: "call_0", type: "function", function: { name: "search", arguments: `{"q":"A${B}${B}nB","n":3}` } }],
+    tool_calls: [{
+      id: "call_0",
+      type: "function",
+      function: { name: "search", arguments: `{"q":"A${B}${B}nB","n":3}` },
+    }],
   }],
   // reasoning that runs straight into the call
   [`Need data${B}\n${CALL}`, { thinking: true, tools: TOOLS, repairNewlines: true }, {
     reasoning_content: `Need data${B}`,
     content: "",
-    tool_calls: [{ id: "call_0", type: "function", function: { name: "search", arguments: `{"q":"A${B}${B}nB","n":3}` } }],
+    tool_calls: [{
+      id: "call_0",
+      type: "function",
+      function: { name: "search", arguments: `{"q":"A${B}${B}nB","n":3}` },
+    }],
   }],
   [`Line 1${B}nLine 2 \`a${B}nb\``, { thinking: false, repairNewlines: true }, {
     reasoning_content: "",
@@ -78,7 +87,9 @@ test("assistant output: every cutting gives the same message and well-ordered ev
       assert.deepEqual(fromEvents, { reasoning: p.message.reasoning_content, content: p.message.content });
       // reasoning first, then content, calls after the content before them
       const firstOther = events.findIndex((e) => e.type !== "reasoning");
-      if (firstOther >= 0) assert.ok(events.slice(firstOther).every((e) => e.type !== "reasoning"), JSON.stringify(pieces));
+      if (firstOther >= 0) {
+        assert.ok(events.slice(firstOther).every((e) => e.type !== "reasoning"), JSON.stringify(pieces));
+      }
       const firstCall = events.findIndex((e) => e.type === "tool_call_start");
       if (firstCall >= 0) assert.ok(events.slice(firstCall).every((e) => e.type !== "content"), JSON.stringify(pieces));
     }

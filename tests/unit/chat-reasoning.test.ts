@@ -70,7 +70,9 @@ test("reasoning split: streaming == whole on random texts", () => {
     const text = randomText(rand, alphabet, 12);
     for (const thinking of [true, false]) {
       const whole = splitReasoning(text, thinking);
-      for (const pieces of cuttings(text, n)) assert.deepEqual(streamed(pieces, thinking).r, whole, JSON.stringify(pieces));
+      for (const pieces of cuttings(text, n)) {
+        assert.deepEqual(streamed(pieces, thinking).r, whole, JSON.stringify(pieces));
+      }
     }
   }
 });

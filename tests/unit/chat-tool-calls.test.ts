@@ -42,7 +42,11 @@ const ids = () => {
   return () => `call_${n++}`;
 };
 const parse = (text: string) => parseToolCalls(text, TOOLS, { newId: ids() });
-const call = (id: string, name: string, args: string) => ({ id, type: "function", function: { name, arguments: args } });
+const call = (id: string, name: string, args: string) => ({
+  id,
+  type: "function",
+  function: { name, arguments: args },
+});
 const N = "\n";
 const weather = (city: string, days: string) =>
   `<tool_call>${N}<function=get_weather>${N}<parameter=city>${N}${city}${N}</parameter>${N}` +
@@ -56,11 +60,13 @@ const cases: [string, { content: string; toolCalls: unknown[] }][] = [
   }],
   // llama.cpp: identical arguments (raw JSON kept, escapes in strings, null for the mixed type)
   [
-    "<tool_call>\n<function=get_weather>\n<parameter=days>\n2\n</parameter>\n<parameter=city>\nNew\\nYork \"x\"\n</parameter>\n" +
+    '<tool_call>\n<function=get_weather>\n<parameter=days>\n2\n</parameter>\n<parameter=city>\nNew\\nYork "x"\n</parameter>\n' +
     '<parameter=units>\nnull\n</parameter>\n<parameter=opts>\n{"a": [1, true]}\n</parameter>\n</function>\n</tool_call>',
     {
       content: "",
-      toolCalls: [call("call_0", "get_weather", '{"days":2,"city":"New\\\\nYork \\"x\\"","units":null,"opts":{"a": [1, true]}}')],
+      toolCalls: [
+        call("call_0", "get_weather", '{"days":2,"city":"New\\\\nYork \\"x\\"","units":null,"opts":{"a": [1, true]}}'),
+      ],
     },
   ],
   // llama.cpp: identical (parallel calls, a call without arguments)
@@ -108,15 +114,21 @@ const cases: [string, { content: string; toolCalls: unknown[] }][] = [
     content: "",
     toolCalls: [call("call_0", "get_weather", '{"city":"Lyon"}')],
   }],
-  ["<tool_call>\n<function=get_weather>\n<parameter=city>\nline 1\n\nline 3\n\n</parameter>\n</function>\n</tool_call>", {
-    content: "",
-    toolCalls: [call("call_0", "get_weather", '{"city":"line 1\\n\\nline 3\\n"}')],
-  }],
+  [
+    "<tool_call>\n<function=get_weather>\n<parameter=city>\nline 1\n\nline 3\n\n</parameter>\n</function>\n</tool_call>",
+    {
+      content: "",
+      toolCalls: [call("call_0", "get_weather", '{"city":"line 1\\n\\nline 3\\n"}')],
+    },
+  ],
   // Python literals for a non-string parameter, text for "any" that is not JSON
-  ["<tool_call>\n<function=get_weather>\n<parameter=opts>\n{'a': True, 'b': None}\n</parameter>\n<parameter=any>\nhello\n</parameter>\n</function>\n</tool_call>", {
-    content: "",
-    toolCalls: [call("call_0", "get_weather", '{"opts":{"a": true, "b": null},"any":"hello"}')],
-  }],
+  [
+    "<tool_call>\n<function=get_weather>\n<parameter=opts>\n{'a': True, 'b': None}\n</parameter>\n<parameter=any>\nhello\n</parameter>\n</function>\n</tool_call>",
+    {
+      content: "",
+      toolCalls: [call("call_0", "get_weather", '{"opts":{"a": true, "b": null},"any":"hello"}')],
+    },
+  ],
   // unicode and a surrogate pair in a streamed string value
   ["<tool_call>\n<function=get_weather>\n<parameter=city>\nZürich 🌧\n</parameter>\n</function>\n</tool_call>", {
     content: "",
@@ -158,7 +170,9 @@ test("tool calls: every cutting gives the whole-text result", () => {
       }
       // before the end of the stream, no piece of markup leaks into the content
       if (want.toolCalls.length && !want.content.includes("<")) {
-        for (const e of events) if (e.type === "content" && !endEvents.includes(e)) assert.ok(!e.text.includes("<"), JSON.stringify(e));
+        for (const e of events) {
+          if (e.type === "content" && !endEvents.includes(e)) assert.ok(!e.text.includes("<"), JSON.stringify(e));
+        }
       }
     }
   }
@@ -167,8 +181,22 @@ test("tool calls: every cutting gives the whole-text result", () => {
 test("tool calls: streaming == whole on random marker soup", () => {
   const rand = prng(11);
   const alphabet = [
-    "<tool_call>", "</tool_call>", "<function=get_weather>", "<function=nope>", "<parameter=city>",
-    "<parameter=days>", "</parameter>", "</function>", "<", ">", "\n", " ", "x", "7", "{", "'",
+    "<tool_call>",
+    "</tool_call>",
+    "<function=get_weather>",
+    "<function=nope>",
+    "<parameter=city>",
+    "<parameter=days>",
+    "</parameter>",
+    "</function>",
+    "<",
+    ">",
+    "\n",
+    " ",
+    "x",
+    "7",
+    "{",
+    "'",
   ];
   for (let n = 0; n < 300; n++) {
     const text = randomText(rand, alphabet, 16);
@@ -199,7 +227,7 @@ test("tool calls: events stream string values and the call header early", () => 
 
 test("argument typing by schema (llama.cpp value_types)", () => {
   const j = (raw: string, schema: unknown) => argumentJson(raw, argType(schema));
-  assert.equal(j("a \"q\"\nb", { type: "string" }), '"a \\"q\\"\\nb"');
+  assert.equal(j('a "q"\nb', { type: "string" }), '"a \\"q\\"\\nb"');
   assert.equal(j(" 42 ", { type: "integer" }), "42");
   assert.equal(j("12345678901234567890", { type: "integer" }), "12345678901234567890"); // no precision loss
   assert.equal(j("True", { type: "boolean" }), "true");
@@ -212,7 +240,7 @@ test("argument typing by schema (llama.cpp value_types)", () => {
   assert.equal(j("3.5", { type: ["integer", "string"] }), "3.5"); // json-number for integer too
   assert.equal(j("[3]", { type: ["integer", "string"] }), '"[3]"'); // not an allowed kind
   assert.equal(j('"x"', {}), '"\\"x\\""'); // "any": a JSON string is not tried
-  assert.equal(j("{\"a\":1}", {}), '{"a":1}');
+  assert.equal(j('{"a":1}', {}), '{"a":1}');
   assert.equal(j("x", { enum: ["a", "b"] }), '"x"');
   assert.equal(j("2", { enum: [1, 2] }), "2");
   assert.equal(j("2", { anyOf: [{ type: "integer" }, { type: "null" }] }), "2");

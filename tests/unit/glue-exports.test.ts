@@ -61,9 +61,9 @@ test("the parsers read C exports, build settings and interface members", () => {
     "MCE_EXPORT void mce_a(int x) { }",
     "MCE_EXPORT llama_model * mce_b(const char ** paths,",
     "                               int32_t n) {",
-    "MCE_EXPORT const char * mce_c() { return \"\"; }",
+    'MCE_EXPORT const char * mce_c() { return ""; }',
     "static void mce_not_exported(int x) {}",
-    "#define MCE_EXPORT extern \"C\"",
+    '#define MCE_EXPORT extern "C"',
   ].join("\n");
   assert.deepEqual([...glueExports(cpp)], [["mce_a", 1], ["mce_b", 2], ["mce_c", 0]]);
   assert.deepEqual(buildSetting("  -sEXPORTED_FUNCTIONS=_malloc,_free\n", "EXPORTED_FUNCTIONS"), ["_malloc", "_free"]);

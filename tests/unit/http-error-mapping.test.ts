@@ -5,11 +5,11 @@ import { test } from "node:test";
 import {
   AbortError,
   EngineError,
-  VideoDecodeError,
   GgufError,
   InvalidRequestError,
   MemoryBudgetError,
   ModelFetchError,
+  VideoDecodeError,
 } from "../../engine/ts/errors.ts";
 import { HttpError, toHttpError } from "../../routes/errors.ts";
 
@@ -26,19 +26,32 @@ test("an HttpError is answered as it is", () => {
 
 test("bad requests and bad model files are 400s naming the parameter or the file's problem", () => {
   assert.deepEqual(mapped(new InvalidRequestError("temperature must be a number", "temperature")), {
-    status: 400, type: "invalid_request_error", param: "temperature", code: null, headers: {},
+    status: 400,
+    type: "invalid_request_error",
+    param: "temperature",
+    code: null,
+    headers: {},
     message: "temperature must be a number",
   });
   assert.equal(mapped(new InvalidRequestError("no param")).param, null);
   assert.deepEqual(mapped(new GgufError("not_gguf", "/m.gguf", "not a GGUF file")), {
-    status: 400, type: "invalid_request_error", param: null, code: "not_gguf", headers: {},
+    status: 400,
+    type: "invalid_request_error",
+    param: null,
+    code: "not_gguf",
+    headers: {},
     message: "/m.gguf: not a GGUF file",
   });
 });
 
 test("a model that cannot be fetched or does not fit: 503, the server cannot serve", () => {
   assert.deepEqual(mapped(new ModelFetchError("network", "cannot reach the hub")), {
-    status: 503, type: "server_error", param: null, code: "network", headers: {}, message: "cannot reach the hub",
+    status: 503,
+    type: "server_error",
+    param: null,
+    code: "network",
+    headers: {},
+    message: "cannot reach the hub",
   });
   const budget = mapped(new MemoryBudgetError("does not fit", 5e9, 4e9));
   assert.deepEqual([budget.status, budget.type, budget.code], [503, "server_error", "memory_budget"]);
@@ -46,22 +59,39 @@ test("a model that cannot be fetched or does not fit: 503, the server cannot ser
 
 test("a cancelled request is 499 'cancelled'", () => {
   assert.deepEqual(mapped(new AbortError()), {
-    status: 499, type: "invalid_request_error", param: null, code: "cancelled", headers: {},
+    status: 499,
+    type: "invalid_request_error",
+    param: null,
+    code: "cancelled",
+    headers: {},
     message: "the request was cancelled",
   });
 });
 
 test("engine errors: a bad grammar is the client's (400), a crash is retryable (503), the rest 500", () => {
   assert.deepEqual(mapped(new EngineError("grammar parse error", "invalid_grammar")), {
-    status: 400, type: "invalid_request_error", param: "grammar", code: "invalid_grammar", headers: {},
+    status: 400,
+    type: "invalid_request_error",
+    param: "grammar",
+    code: "invalid_grammar",
+    headers: {},
     message: "grammar parse error",
   });
   assert.deepEqual(mapped(new EngineError("engine crashed", "engine_crashed")), {
-    status: 503, type: "server_error", param: null, code: "engine_crashed", headers: { "retry-after": "5" },
+    status: 503,
+    type: "server_error",
+    param: null,
+    code: "engine_crashed",
+    headers: { "retry-after": "5" },
     message: "engine crashed",
   });
   assert.deepEqual(mapped(new EngineError("out of memory")), {
-    status: 500, type: "server_error", param: null, code: "engine_error", headers: {}, message: "out of memory",
+    status: 500,
+    type: "server_error",
+    param: null,
+    code: "engine_error",
+    headers: {},
+    message: "out of memory",
   });
 });
 
@@ -88,7 +118,11 @@ test("the OpenAI error body, field order included", () => {
 
 test("a video the decoder refuses is a 400 naming the reason", () => {
   assert.deepEqual(mapped(new VideoDecodeError("unsupported_codec", "unsupported codec mpeg4")), {
-    status: 400, type: "invalid_request_error", param: "video", code: "unsupported_codec", headers: {},
+    status: 400,
+    type: "invalid_request_error",
+    param: "video",
+    code: "unsupported_codec",
+    headers: {},
     message: "unsupported codec mpeg4",
   });
 });

@@ -108,7 +108,7 @@ test("openai: image paths outside --media-dir are refused before any image is re
   }
 });
 
-test("ollama: errors are {\"error\": \"message\"} with the same statuses", async () => {
+test('ollama: errors are {"error": "message"} with the same statuses', async () => {
   const bad = await post("/api/chat", { model: MODEL, messages: "nope" });
   assert.equal(bad.status, 400);
   assert.deepEqual(Object.keys(bad.body), ["error"]);

@@ -42,7 +42,7 @@ function aliasTargets(spec: string, imports: Record<string, unknown>): string[] 
   const targets: string[] = [];
   const collect = (v: unknown, star: string) => {
     if (typeof v === "string") targets.push(v.replace("*", star));
-    else if (v && typeof v === "object") for (const x of Object.values(v)) collect(x, star);
+    else if (v && typeof v === "object") { for (const x of Object.values(v)) collect(x, star); }
   };
   for (const [key, value] of Object.entries(imports)) {
     const i = key.indexOf("*");

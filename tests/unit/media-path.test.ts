@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { HttpError } from "../../routes/errors.ts";
-import { mediaSource, insideDir } from "../../routes/media.ts";
+import { insideDir, mediaSource } from "../../routes/media.ts";
 
 const refused = (pattern: RegExp, param = "messages.0.content.1") => (e: unknown) => {
   assert.ok(e instanceof HttpError, `expected HttpError, got ${e}`);

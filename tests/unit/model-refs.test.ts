@@ -58,13 +58,15 @@ test("isRemoteRef: everything but a local path", () => {
 });
 
 test("describeRef writes each kind back in its canonical form", () => {
-  for (const [ref, described] of [
-    ["m.gguf", "m.gguf"],
-    ["https://x.test/m.gguf", "https://x.test/m.gguf"],
-    ["hf://owner/repo/m.gguf", "hf:owner/repo/m.gguf"],
-    ["hf:owner/repo:Q8_0", "owner/repo:Q8_0"],
-    ["hf:owner/repo", "owner/repo"],
-  ]) {
+  for (
+    const [ref, described] of [
+      ["m.gguf", "m.gguf"],
+      ["https://x.test/m.gguf", "https://x.test/m.gguf"],
+      ["hf://owner/repo/m.gguf", "hf:owner/repo/m.gguf"],
+      ["hf:owner/repo:Q8_0", "owner/repo:Q8_0"],
+      ["hf:owner/repo", "owner/repo"],
+    ]
+  ) {
     assert.equal(describeRef(parseModelRef(ref)), described, ref);
   }
 });

@@ -116,7 +116,10 @@ test("planner equals the independent reference on 400 generated sizes", () => {
 test("refined size is the slice size times the grid; bad options are refused", () => {
   const p = planImage({ width: 4000, height: 3000 }, { maxSliceNums: 36 });
   assert.deepEqual(p.refined, { width: 3136, height: 2240 });
-  assert.throws(() => planImage({ width: 10, height: 10 }, { downsampleMode: "8x" as DownsampleMode }), /downsample_mode/);
+  assert.throws(
+    () => planImage({ width: 10, height: 10 }, { downsampleMode: "8x" as DownsampleMode }),
+    /downsample_mode/,
+  );
   assert.throws(() => planImage({ width: 10, height: 10 }, { maxSliceNums: 0 }), /max_slice_nums/);
   assert.throws(() => planImage({ width: 0, height: 10 }), /invalid image size/);
 });

@@ -50,13 +50,20 @@ export function valueKinds(schema: unknown, root: unknown = schema, seen = new S
   if ("const" in s) return new Set([kindOf(s.const)]);
   if (Array.isArray(s.enum)) return new Set(s.enum.map(kindOf));
   switch (s.type) {
-    case "string": return new Set(["string"]);
-    case "number": return new Set(["number", "integer"]);
-    case "integer": return new Set(["integer"]);
-    case "boolean": return new Set(["boolean"]);
-    case "null": return new Set(["null"]);
-    case "array": return new Set(["array"]);
-    case "object": return new Set(["object"]);
+    case "string":
+      return new Set(["string"]);
+    case "number":
+      return new Set(["number", "integer"]);
+    case "integer":
+      return new Set(["integer"]);
+    case "boolean":
+      return new Set(["boolean"]);
+    case "null":
+      return new Set(["null"]);
+    case "array":
+      return new Set(["array"]);
+    case "object":
+      return new Set(["object"]);
   }
   if (s.type === undefined) {
     // without a type the structural keywords decide, as in llama.cpp
@@ -169,10 +176,14 @@ function kindOf(v: unknown): ValueKind {
   if (v === null) return "null";
   if (Array.isArray(v)) return "array";
   switch (typeof v) {
-    case "string": return "string";
-    case "boolean": return "boolean";
-    case "number": return Number.isInteger(v) ? "integer" : "number";
-    default: return "object";
+    case "string":
+      return "string";
+    case "boolean":
+      return "boolean";
+    case "number":
+      return Number.isInteger(v) ? "integer" : "number";
+    default:
+      return "object";
   }
 }
 

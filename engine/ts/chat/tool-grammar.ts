@@ -41,7 +41,9 @@ export function toolCallGrammar(tools: readonly ToolDef[], options: ToolGrammarO
     const name = t.function.name;
     const schema = t.function.parameters as { properties?: Record<string, unknown>; required?: unknown } | undefined;
     const props = Object.entries(schema?.properties ?? {});
-    const required = new Set(Array.isArray(schema?.required) ? schema.required.filter((x) => typeof x === "string") : []);
+    const required = new Set(
+      Array.isArray(schema?.required) ? schema.required.filter((x) => typeof x === "string") : [],
+    );
     const req: string[] = [];
     const opt: string[] = [];
     props.forEach(([param, s], pi) => {
@@ -82,8 +84,9 @@ function valueRule(schema: unknown, root: unknown, add: Add): string {
   const kinds = valueKinds(schema, root);
   const alts: string[] = [];
   if (kinds.has("object") || kinds.has("array")) alts.push(jsonValue(add));
-  if (kinds.has("number")) alts.push(add("number", `"-"? integral-part ("." [0-9]{1,16})? ([eE] [-+]? integral-part)?`));
-  else if (kinds.has("integer")) alts.push(add("integer", `"-"? integral-part`));
+  if (kinds.has("number")) {
+    alts.push(add("number", `"-"? integral-part ("." [0-9]{1,16})? ([eE] [-+]? integral-part)?`));
+  } else if (kinds.has("integer")) alts.push(add("integer", `"-"? integral-part`));
   if (kinds.has("number") || kinds.has("integer")) add("integral-part", `[0] | [1-9] [0-9]{0,15}`);
   if (kinds.has("boolean")) alts.push(`("true" | "false")`);
   if (kinds.has("null")) alts.push(`"null"`);

@@ -76,7 +76,11 @@ export function checkSplitSet(paths: string[], headers: GgufHeader[]): void {
       throw new GgufError(
         "split_missing",
         paths[0],
-        `file is shard ${(metaNumber(headers[0], "split.no") ?? 0) + 1} of a ${count}-file split set, but its name does not follow <name>-00001-of-${String(count).padStart(5, "0")}.gguf`,
+        `file is shard ${
+          (metaNumber(headers[0], "split.no") ?? 0) + 1
+        } of a ${count}-file split set, but its name does not follow <name>-00001-of-${
+          String(count).padStart(5, "0")
+        }.gguf`,
       );
     }
     return;
@@ -94,33 +98,47 @@ export function checkSplitSet(paths: string[], headers: GgufHeader[]): void {
       throw new GgufError("split_duplicate", paths[i], `duplicate shard: split.no ${no} is also in ${seen.get(no)}`);
     }
     seen.set(no, paths[i]);
-    if (no !== i) throw new GgufError("split_mismatch", paths[i], `file name says shard ${i + 1} but split.no is ${no}`);
+    if (no !== i) {
+      throw new GgufError("split_mismatch", paths[i], `file name says shard ${i + 1} but split.no is ${no}`);
+    }
     if (n !== paths.length) {
       throw new GgufError("split_mismatch", paths[i], `split.count is ${n} but the set has ${paths.length} files`);
     }
     for (const t of h.tensors) {
-      if (tensorNames.has(t.name)) throw new GgufError("split_duplicate", paths[i], `tensor ${t.name} appears in more than one shard`);
+      if (tensorNames.has(t.name)) {
+        throw new GgufError("split_duplicate", paths[i], `tensor ${t.name} appears in more than one shard`);
+      }
       tensorNames.add(t.name);
     }
     tensorTotal += h.tensors.length;
   });
   const expected = metaNumber(headers[0], "split.tensors.count");
   if (expected !== undefined && expected !== tensorTotal) {
-    throw new GgufError("split_mismatch", paths[0], `split.tensors.count is ${expected} but the shards hold ${tensorTotal} tensors`);
+    throw new GgufError(
+      "split_mismatch",
+      paths[0],
+      `split.tensors.count is ${expected} but the shards hold ${tensorTotal} tensors`,
+    );
   }
 }
 
 function checkArchitecture(path: string, h: GgufHeader, kind: ModelKind): string {
   const arch = h.metadata.get("general.architecture");
   const want = EXPECTED[kind];
-  if (typeof arch !== "string") throw new GgufError("wrong_architecture", path, `no general.architecture; expected ${want.describe}`);
+  if (typeof arch !== "string") {
+    throw new GgufError("wrong_architecture", path, `no general.architecture; expected ${want.describe}`);
+  }
   if (arch !== want.arch) {
     throw new GgufError("wrong_architecture", path, `architecture is ${arch}; expected ${want.describe}`);
   }
   if (kind === "mmproj") {
     const projector = h.metadata.get("clip.projector_type") ?? h.metadata.get("clip.vision.projector_type");
     if (projector !== "minicpmv4_6") {
-      throw new GgufError("wrong_architecture", path, `projector type is ${String(projector)}; expected ${want.describe}`);
+      throw new GgufError(
+        "wrong_architecture",
+        path,
+        `projector type is ${String(projector)}; expected ${want.describe}`,
+      );
     }
   }
   return arch;

@@ -66,7 +66,11 @@ class Cursor {
   async need(n: number): Promise<void> {
     if (this.available >= n) return;
     if (this.pos + n > this.src.size) {
-      throw new GgufError("truncated", this.src.name, `file is truncated (header needs byte ${this.pos + n}, file has ${this.src.size})`);
+      throw new GgufError(
+        "truncated",
+        this.src.name,
+        `file is truncated (header needs byte ${this.pos + n}, file has ${this.src.size})`,
+      );
     }
     const len = Math.min(Math.max(n, CHUNK), this.src.size - this.pos);
     this.buf = await this.src.read(this.pos, len);
@@ -80,16 +84,36 @@ class Cursor {
     this.pos += n;
     return i;
   }
-  u8() { return this.view.getUint8(this.at(1)); }
-  i8() { return this.view.getInt8(this.at(1)); }
-  u16() { return this.view.getUint16(this.at(2), true); }
-  i16() { return this.view.getInt16(this.at(2), true); }
-  u32() { return this.view.getUint32(this.at(4), true); }
-  i32() { return this.view.getInt32(this.at(4), true); }
-  f32() { return this.view.getFloat32(this.at(4), true); }
-  f64() { return this.view.getFloat64(this.at(8), true); }
-  u64() { return this.view.getBigUint64(this.at(8), true); }
-  i64() { return this.view.getBigInt64(this.at(8), true); }
+  u8() {
+    return this.view.getUint8(this.at(1));
+  }
+  i8() {
+    return this.view.getInt8(this.at(1));
+  }
+  u16() {
+    return this.view.getUint16(this.at(2), true);
+  }
+  i16() {
+    return this.view.getInt16(this.at(2), true);
+  }
+  u32() {
+    return this.view.getUint32(this.at(4), true);
+  }
+  i32() {
+    return this.view.getInt32(this.at(4), true);
+  }
+  f32() {
+    return this.view.getFloat32(this.at(4), true);
+  }
+  f64() {
+    return this.view.getFloat64(this.at(8), true);
+  }
+  u64() {
+    return this.view.getBigUint64(this.at(8), true);
+  }
+  i64() {
+    return this.view.getBigInt64(this.at(8), true);
+  }
   bytes(n: number) {
     const i = this.at(n);
     return this.buf.subarray(i, i + n);
@@ -101,10 +125,17 @@ class Cursor {
 }
 
 const SCALAR_SIZE: Partial<Record<ValueType, number>> = {
-  [ValueType.UINT8]: 1, [ValueType.INT8]: 1, [ValueType.BOOL]: 1,
-  [ValueType.UINT16]: 2, [ValueType.INT16]: 2,
-  [ValueType.UINT32]: 4, [ValueType.INT32]: 4, [ValueType.FLOAT32]: 4,
-  [ValueType.UINT64]: 8, [ValueType.INT64]: 8, [ValueType.FLOAT64]: 8,
+  [ValueType.UINT8]: 1,
+  [ValueType.INT8]: 1,
+  [ValueType.BOOL]: 1,
+  [ValueType.UINT16]: 2,
+  [ValueType.INT16]: 2,
+  [ValueType.UINT32]: 4,
+  [ValueType.INT32]: 4,
+  [ValueType.FLOAT32]: 4,
+  [ValueType.UINT64]: 8,
+  [ValueType.INT64]: 8,
+  [ValueType.FLOAT64]: 8,
 };
 
 /** Counts above this are not a real header: refuse rather than allocate. */
@@ -120,7 +151,11 @@ export async function readGgufHeader(src: ByteSource, options: ReadOptions = {})
   await c.need(20);
   const version = c.u32();
   if (!SUPPORTED_VERSIONS.includes(version)) {
-    throw new GgufError("unsupported_version", src.name, `unsupported GGUF version ${version} (supported: ${SUPPORTED_VERSIONS.join(", ")})`);
+    throw new GgufError(
+      "unsupported_version",
+      src.name,
+      `unsupported GGUF version ${version} (supported: ${SUPPORTED_VERSIONS.join(", ")})`,
+    );
   }
   const nTensors = Number(c.u64());
   const nKv = Number(c.u64());
@@ -136,18 +171,30 @@ export async function readGgufHeader(src: ByteSource, options: ReadOptions = {})
 
   const scalar = (t: ValueType): GgufValue => {
     switch (t) {
-      case ValueType.UINT8: return c.u8();
-      case ValueType.INT8: return c.i8();
-      case ValueType.UINT16: return c.u16();
-      case ValueType.INT16: return c.i16();
-      case ValueType.UINT32: return c.u32();
-      case ValueType.INT32: return c.i32();
-      case ValueType.FLOAT32: return c.f32();
-      case ValueType.FLOAT64: return c.f64();
-      case ValueType.BOOL: return c.u8() !== 0;
-      case ValueType.UINT64: return c.u64();
-      case ValueType.INT64: return c.i64();
-      default: throw bad(`unknown metadata value type ${t}`);
+      case ValueType.UINT8:
+        return c.u8();
+      case ValueType.INT8:
+        return c.i8();
+      case ValueType.UINT16:
+        return c.u16();
+      case ValueType.INT16:
+        return c.i16();
+      case ValueType.UINT32:
+        return c.u32();
+      case ValueType.INT32:
+        return c.i32();
+      case ValueType.FLOAT32:
+        return c.f32();
+      case ValueType.FLOAT64:
+        return c.f64();
+      case ValueType.BOOL:
+        return c.u8() !== 0;
+      case ValueType.UINT64:
+        return c.u64();
+      case ValueType.INT64:
+        return c.i64();
+      default:
+        throw bad(`unknown metadata value type ${t}`);
     }
   };
 
@@ -231,7 +278,16 @@ export async function readGgufHeader(src: ByteSource, options: ReadOptions = {})
       `file is truncated: tensor data needs ${dataOffset + dataSize} bytes, file has ${src.size}`,
     );
   }
-  return { version, metadata, metadataTypes, tensors, alignment, dataOffset, dataSize, ...(options.lean ? { skipped } : {}) };
+  return {
+    version,
+    metadata,
+    metadataTypes,
+    tensors,
+    alignment,
+    dataOffset,
+    dataSize,
+    ...(options.lean ? { skipped } : {}),
+  };
 }
 
 /** Typed metadata access with a clear error naming the file and key. */

@@ -31,7 +31,9 @@ function tensorData(src: ByteSource, h: GgufHeader, t: GgufHeader["tensors"][num
     async *chunks() {
       for (let pos = 0; pos < size; pos += CHUNK) {
         const bytes = await src.read(start + pos, Math.min(CHUNK, size - pos));
-        if (bytes.length !== Math.min(CHUNK, size - pos)) throw new GgufError("truncated", src.name, `tensor ${t.name} is cut short`);
+        if (bytes.length !== Math.min(CHUNK, size - pos)) {
+          throw new GgufError("truncated", src.name, `tensor ${t.name} is cut short`);
+        }
         yield bytes;
       }
     },

@@ -42,9 +42,15 @@ class Bytes {
     set(new DataView(b.buffer));
     this.push(b);
   }
-  u8(v: number) { this.num(1, (d) => d.setUint8(0, v)); }
-  u32(v: number) { this.num(4, (d) => d.setUint32(0, v, true)); }
-  u64(v: number | bigint) { this.num(8, (d) => d.setBigUint64(0, BigInt(v), true)); }
+  u8(v: number) {
+    this.num(1, (d) => d.setUint8(0, v));
+  }
+  u32(v: number) {
+    this.num(4, (d) => d.setUint32(0, v, true));
+  }
+  u64(v: number | bigint) {
+    this.num(8, (d) => d.setBigUint64(0, BigInt(v), true));
+  }
   str(s: string) {
     const b = encoder.encode(s);
     this.u64(b.length);
@@ -52,19 +58,32 @@ class Bytes {
   }
   value(t: ValueType, v: GgufValue) {
     switch (t) {
-      case ValueType.UINT8: return this.num(1, (d) => d.setUint8(0, v as number));
-      case ValueType.INT8: return this.num(1, (d) => d.setInt8(0, v as number));
-      case ValueType.UINT16: return this.num(2, (d) => d.setUint16(0, v as number, true));
-      case ValueType.INT16: return this.num(2, (d) => d.setInt16(0, v as number, true));
-      case ValueType.UINT32: return this.num(4, (d) => d.setUint32(0, v as number, true));
-      case ValueType.INT32: return this.num(4, (d) => d.setInt32(0, v as number, true));
-      case ValueType.FLOAT32: return this.num(4, (d) => d.setFloat32(0, v as number, true));
-      case ValueType.FLOAT64: return this.num(8, (d) => d.setFloat64(0, v as number, true));
-      case ValueType.UINT64: return this.num(8, (d) => d.setBigUint64(0, BigInt(v as number), true));
-      case ValueType.INT64: return this.num(8, (d) => d.setBigInt64(0, BigInt(v as number), true));
-      case ValueType.BOOL: return this.u8(v ? 1 : 0);
-      case ValueType.STRING: return this.str(v as string);
-      default: throw new Error(`cannot write GGUF value type ${t}`);
+      case ValueType.UINT8:
+        return this.num(1, (d) => d.setUint8(0, v as number));
+      case ValueType.INT8:
+        return this.num(1, (d) => d.setInt8(0, v as number));
+      case ValueType.UINT16:
+        return this.num(2, (d) => d.setUint16(0, v as number, true));
+      case ValueType.INT16:
+        return this.num(2, (d) => d.setInt16(0, v as number, true));
+      case ValueType.UINT32:
+        return this.num(4, (d) => d.setUint32(0, v as number, true));
+      case ValueType.INT32:
+        return this.num(4, (d) => d.setInt32(0, v as number, true));
+      case ValueType.FLOAT32:
+        return this.num(4, (d) => d.setFloat32(0, v as number, true));
+      case ValueType.FLOAT64:
+        return this.num(8, (d) => d.setFloat64(0, v as number, true));
+      case ValueType.UINT64:
+        return this.num(8, (d) => d.setBigUint64(0, BigInt(v as number), true));
+      case ValueType.INT64:
+        return this.num(8, (d) => d.setBigInt64(0, BigInt(v as number), true));
+      case ValueType.BOOL:
+        return this.u8(v ? 1 : 0);
+      case ValueType.STRING:
+        return this.str(v as string);
+      default:
+        throw new Error(`cannot write GGUF value type ${t}`);
     }
   }
   concat(): Uint8Array {

@@ -151,7 +151,11 @@ export async function downloadFile(t: DownloadTarget, store: ModelStore, o: Down
         throw new ModelFetchError("not_found", `${t.label}: not found (HTTP ${res.status} from ${t.url})`, t.url);
       }
       if (res.status === 401 || res.status === 403) {
-        throw new ModelFetchError("http_error", `${t.label}: access denied (HTTP ${res.status} from ${t.url}); gated or private repositories need HF_TOKEN`, t.url);
+        throw new ModelFetchError(
+          "http_error",
+          `${t.label}: access denied (HTTP ${res.status} from ${t.url}); gated or private repositories need HF_TOKEN`,
+          t.url,
+        );
       }
       if (!res.ok) {
         const retryable = res.status >= 500 || res.status === 429;
@@ -179,7 +183,11 @@ export async function downloadFile(t: DownloadTarget, store: ModelStore, o: Down
         continue;
       }
       if (expectSize !== undefined && total !== undefined && total !== expectSize) {
-        throw new ModelFetchError("size_mismatch", `${t.label}: the server sends ${total} bytes, expected ${expectSize} (${t.url})`, t.url);
+        throw new ModelFetchError(
+          "size_mismatch",
+          `${t.label}: the server sends ${total} bytes, expected ${expectSize} (${t.url})`,
+          t.url,
+        );
       }
       etag = res.headers.get("etag") ?? etag;
       if (start === 0 && etag) await store.writeText(partMetaKey, JSON.stringify({ etag }));
@@ -188,17 +196,29 @@ export async function downloadFile(t: DownloadTarget, store: ModelStore, o: Down
       if (received === null) {
         if ((await store.partialSize(t.key)) > offset) attempt = 0; // progress was made: a fresh set of retries
         if (req.stalled() && attempt >= retries) {
-          throw new ModelFetchError("network", `${t.label}: the download stalled (no data for ${stallMs / 1000} s) from ${t.url}`, t.url);
+          throw new ModelFetchError(
+            "network",
+            `${t.label}: the download stalled (no data for ${stallMs / 1000} s) from ${t.url}`,
+            t.url,
+          );
         }
         if (attempt++ >= retries) {
-          throw new ModelFetchError("network", `${t.label}: the connection dropped ${retries + 1} times (${t.url})`, t.url);
+          throw new ModelFetchError(
+            "network",
+            `${t.label}: the connection dropped ${retries + 1} times (${t.url})`,
+            t.url,
+          );
         }
         continue;
       }
       total ??= received;
       if (received !== total) {
         if (attempt++ < retries) continue;
-        throw new ModelFetchError("size_mismatch", `${t.label}: received ${received} bytes, expected ${total} (${t.url})`, t.url);
+        throw new ModelFetchError(
+          "size_mismatch",
+          `${t.label}: received ${received} bytes, expected ${total} (${t.url})`,
+          t.url,
+        );
       }
       break;
     } catch (e) {
@@ -263,7 +283,13 @@ async function receive(
           if (!GGUF.every((b, i) => h[i] === b)) {
             await reader.cancel().catch(() => {});
             const type = res.headers.get("content-type") ?? "unknown type";
-            throw new ModelFetchError("wrong_content", `${t.label}: ${t.url} is not a GGUF file (content-type ${type}, starts with ${JSON.stringify(new TextDecoder().decode(h))})`, t.url);
+            throw new ModelFetchError(
+              "wrong_content",
+              `${t.label}: ${t.url} is not a GGUF file (content-type ${type}, starts with ${
+                JSON.stringify(new TextDecoder().decode(h))
+              })`,
+              t.url,
+            );
           }
           head = null;
         }

@@ -18,7 +18,9 @@ export function hfHeaders(): Record<string, string> {
 }
 
 export function hfFileUrl(repo: string, file: string, revision = "main"): string {
-  return `${hfEndpoint()}/${repo}/resolve/${encodeURIComponent(revision)}/${file.split("/").map(encodeURIComponent).join("/")}`;
+  return `${hfEndpoint()}/${repo}/resolve/${encodeURIComponent(revision)}/${
+    file.split("/").map(encodeURIComponent).join("/")
+  }`;
 }
 
 export interface RepoFile {
@@ -38,7 +40,13 @@ export async function listRepoFiles(
   const res = await doFetch(url, { headers: { accept: "application/json", ...hfHeaders() } });
   if (res.status === 404 || res.status === 401) {
     await res.body?.cancel();
-    throw new ModelFetchError("not_found", `repository ${repo} not found at ${hfEndpoint()} (HTTP ${res.status}${res.status === 401 ? "; private or gated: set HF_TOKEN" : ""})`, url);
+    throw new ModelFetchError(
+      "not_found",
+      `repository ${repo} not found at ${hfEndpoint()} (HTTP ${res.status}${
+        res.status === 401 ? "; private or gated: set HF_TOKEN" : ""
+      })`,
+      url,
+    );
   }
   if (!res.ok) {
     await res.body?.cancel();
@@ -50,7 +58,9 @@ export async function listRepoFiles(
   } catch {
     throw new ModelFetchError("wrong_content", `listing ${repo}: ${url} did not return JSON`, url);
   }
-  if (!Array.isArray(items)) throw new ModelFetchError("wrong_content", `listing ${repo}: unexpected answer from ${url}`, url);
+  if (!Array.isArray(items)) {
+    throw new ModelFetchError("wrong_content", `listing ${repo}: unexpected answer from ${url}`, url);
+  }
   return items
     .filter((i) => i && i.type === "file" && typeof i.path === "string")
     .map((i) => ({
@@ -75,7 +85,7 @@ function isFirstShard(p: string): boolean {
 
 /** Quantization bits of a file name ("…-Q4_K_M.gguf" -> 4, "…-F16.gguf" -> 16), 0 if none. */
 function quantBits(p: string): number {
-  const stem = (parseSplitName(p)?.prefix ?? p.replace(/\.gguf$/i, ""));
+  const stem = parseSplitName(p)?.prefix ?? p.replace(/\.gguf$/i, "");
   const tag = /[-.]([A-Z0-9_]+)$/i.exec(stem)?.[1] ?? "";
   const d = /\d+/.exec(tag);
   return d ? Number(d[0]) : 0;

@@ -36,6 +36,15 @@ export class ProgressTracker {
       overallTotal = v.total === undefined || overallTotal === undefined ? undefined : overallTotal + v.total;
       if (v.done) filesDone++;
     }
-    this.listener({ file, state, received, total: f.total, overallReceived, overallTotal, files: this.files.size, filesDone });
+    this.listener({
+      file,
+      state,
+      received,
+      total: f.total,
+      overallReceived,
+      overallTotal,
+      files: this.files.size,
+      filesDone,
+    });
   }
 }

@@ -36,7 +36,10 @@ export function parseModelRef(ref: string): ModelRef {
   m = HF_REPO.exec(s);
   if (m) return { kind: "hf-quant", repo: m[1], quant: "", revision: "main" };
   if (s.startsWith("hf:")) {
-    throw new ModelFetchError("bad_reference", `bad Hugging Face reference ${s}: use hf:owner/repo/file.gguf or owner/repo:QUANT`);
+    throw new ModelFetchError(
+      "bad_reference",
+      `bad Hugging Face reference ${s}: use hf:owner/repo/file.gguf or owner/repo:QUANT`,
+    );
   }
   return { kind: "path", path: s };
 }
@@ -51,16 +54,23 @@ export function shardNames(name: string): string[] {
   const s = parseSplitName(name);
   if (!s) return [name];
   if (s.index !== 0) {
-    throw new ModelFetchError("bad_reference", `${name} is shard ${s.index + 1} of ${s.count}: name the first shard (-00001-of-...)`);
+    throw new ModelFetchError(
+      "bad_reference",
+      `${name} is shard ${s.index + 1} of ${s.count}: name the first shard (-00001-of-...)`,
+    );
   }
   return Array.from({ length: s.count }, (_, i) => splitFileName(s.prefix, i, s.count));
 }
 
 export function describeRef(r: ModelRef): string {
   switch (r.kind) {
-    case "path": return r.path;
-    case "url": return r.url;
-    case "hf-file": return `hf:${r.repo}/${r.file}`;
-    case "hf-quant": return `${r.repo}${r.quant ? `:${r.quant}` : ""}`;
+    case "path":
+      return r.path;
+    case "url":
+      return r.url;
+    case "hf-file":
+      return `hf:${r.repo}/${r.file}`;
+    case "hf-quant":
+      return `${r.repo}${r.quant ? `:${r.quant}` : ""}`;
   }
 }

@@ -9,7 +9,16 @@ import { AbortError, ModelFetchError } from "../errors.ts";
 import { env } from "../platform/index.ts";
 import { modelStore } from "./cache.ts";
 import { downloadFile, type DownloadTarget, type Fetch } from "./download.ts";
-import { ggufNames, hfEndpoint, hfFileUrl, hfHeaders, listRepoFiles, pickMmprojFile, pickModelFile, type RepoFile } from "./hf.ts";
+import {
+  ggufNames,
+  hfEndpoint,
+  hfFileUrl,
+  hfHeaders,
+  listRepoFiles,
+  pickMmprojFile,
+  pickModelFile,
+  type RepoFile,
+} from "./hf.ts";
 import { DEFAULT_MODEL, DEFAULT_QUANT, DEFAULT_REPO, KNOWN_FILES } from "./manifest.ts";
 import { type ProgressListener, ProgressTracker } from "./progress.ts";
 import { describeRef, type ModelRef, parseModelRef, shardNames } from "./refs.ts";
@@ -76,14 +85,18 @@ class Resolver {
         }));
       }
       case "hf-file":
-        return shardNames(ref.file).map((f) => this.hfTarget(ref.repo, f, ref.revision, KNOWN_FILES[`${ref.repo}/${f}`]));
+        return shardNames(ref.file).map((f) =>
+          this.hfTarget(ref.repo, f, ref.revision, KNOWN_FILES[`${ref.repo}/${f}`])
+        );
       case "hf-quant": {
         const files = await this.repoFiles(ref.repo, ref.revision);
         const pick = kind === "model" ? pickModelFile(files, ref.quant) : pickMmprojFile(files, "");
         if (!pick) {
           throw new ModelFetchError(
             "not_found",
-            `${describeRef(ref)}: no ${kind === "model" ? `model file for quantization ${ref.quant || "Q4_K_M/Q8_0"}` : "mmproj"} in the repository (GGUF files: ${ggufNames(files).join(", ") || "none"})`,
+            `${describeRef(ref)}: no ${
+              kind === "model" ? `model file for quantization ${ref.quant || "Q4_K_M/Q8_0"}` : "mmproj"
+            } in the repository (GGUF files: ${ggufNames(files).join(", ") || "none"})`,
           );
         }
         return shardNames(pick.path).map((p) => {
@@ -114,7 +127,12 @@ class Resolver {
     const cached = await this.store.readText(key);
     if (cached) return JSON.parse(cached);
     if (this.offline) {
-      throw new ModelFetchError("not_cached", `${repo}: not in the model cache (${this.store.location(`huggingface/${repo}`)}) and offline mode is on; run \`pull ${repo}:QUANT\` first`);
+      throw new ModelFetchError(
+        "not_cached",
+        `${repo}: not in the model cache (${
+          this.store.location(`huggingface/${repo}`)
+        }) and offline mode is on; run \`pull ${repo}:QUANT\` first`,
+      );
     }
     let files;
     try {
@@ -138,7 +156,9 @@ class Resolver {
     if (missing.length && this.offline) {
       throw new ModelFetchError(
         "not_cached",
-        `not in the model cache and offline mode is on: ${missing.map((m) => m.label).join(", ")} (cache: ${this.store.location("")})`,
+        `not in the model cache and offline mode is on: ${missing.map((m) => m.label).join(", ")} (cache: ${
+          this.store.location("")
+        })`,
       );
     }
     let next = 0;
@@ -179,7 +199,12 @@ function safe(s: string): string {
   return s.replace(/[^\w.@=+-]/g, "_").replace(/^\.+/, "_");
 }
 
-async function resolveOne(r: Resolver, ref: string, kind: "model" | "mmproj", plannedIn?: Planned[]): Promise<ResolvedModel> {
+async function resolveOne(
+  r: Resolver,
+  ref: string,
+  kind: "model" | "mmproj",
+  plannedIn?: Planned[],
+): Promise<ResolvedModel> {
   const parsed = parseModelRef(ref);
   if (parsed.kind === "path") {
     return { ref, source: parsed.path, files: [] };
@@ -193,7 +218,11 @@ async function resolveOne(r: Resolver, ref: string, kind: "model" | "mmproj", pl
  * Resolves a model reference (and downloads it if needed). Local paths are returned as they
  * are (validated later by the loader).
  */
-export async function resolveModelRef(ref: string, options: ResolveOptions = {}, kind: "model" | "mmproj" = "model"): Promise<ResolvedModel> {
+export async function resolveModelRef(
+  ref: string,
+  options: ResolveOptions = {},
+  kind: "model" | "mmproj" = "model",
+): Promise<ResolvedModel> {
   const r = new Resolver(options.store ?? await modelStore(), options);
   return await wrapNetwork(() => resolveOne(r, ref, kind), [ref]);
 }
@@ -251,7 +280,9 @@ async function wrapNetwork<T>(fn: () => Promise<T>, refs: string[]): Promise<T> 
     if (e instanceof ModelFetchError && (e.code === "network" || e.code === "not_cached")) {
       throw new ModelFetchError(
         e.code,
-        `${e.message}\n  tried: ${refs.join(", ")}${e.code === "network" ? ` (Hugging Face endpoint ${hfEndpoint()})` : ""}\n` +
+        `${e.message}\n  tried: ${refs.join(", ")}${
+          e.code === "network" ? ` (Hugging Face endpoint ${hfEndpoint()})` : ""
+        }\n` +
           "  to use local files instead: --model FILE.gguf [--mmproj MMPROJ.gguf] (the first shard of a split set loads the whole set);\n" +
           "  HF_ENDPOINT=URL selects a mirror; --offline uses only files already in the cache",
         e.url,

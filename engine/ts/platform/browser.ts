@@ -9,7 +9,14 @@ import { InvalidRequestError } from "../errors.ts";
 import type { ByteSource } from "../gguf/reader.ts";
 import type { ByteSink } from "../gguf/writer.ts";
 import type { Hasher, NodeFs, ParentPort, Port, Runtime, SyncReader } from "./types.ts";
-import { blobSyncReader, fetchBytes, hardwareConcurrency, relaxedDotValidates, startWebWorker, webParentPort } from "./web.ts";
+import {
+  blobSyncReader,
+  fetchBytes,
+  hardwareConcurrency,
+  relaxedDotValidates,
+  startWebWorker,
+  webParentPort,
+} from "./web.ts";
 
 export const runtime: Runtime = "browser";
 

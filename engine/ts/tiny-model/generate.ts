@@ -15,14 +15,27 @@ import { type Init, Rng, tensorChunks } from "./random.ts";
 import { buildVocab } from "./vocab.ts";
 
 export interface LlmShape {
-  embd: number; layers: number; ff: number; heads: number; headsKv: number; headDim: number;
-  rotDims: number; ropeSections: [number, number, number, number]; ropeBase: number; ctx: number;
-  ssmState: number; ssmGroups: number; ssmHeads: number; convKernel: number;
+  embd: number;
+  layers: number;
+  ff: number;
+  heads: number;
+  headsKv: number;
+  headDim: number;
+  rotDims: number;
+  ropeSections: [number, number, number, number];
+  ropeBase: number;
+  ctx: number;
+  ssmState: number;
+  ssmGroups: number;
+  ssmHeads: number;
+  convKernel: number;
   /** vocabulary padded to this size (undefined: the BPE's own size) */
   vocab?: number;
   tiedOutput: boolean;
   /** embeddingType: the token embedding and the untied output matrix */
-  matrixType: TensorType; embeddingType: TensorType; fileType: number;
+  matrixType: TensorType;
+  embeddingType: TensorType;
+  fileType: number;
   /** the small linear-attention `ssm_alpha`/`ssm_beta` projections (E x value heads) */
   ssmGateType: TensorType;
   /** Q4_K_M's "more bits": attn_v and ffn_down of the layers llama-quant's use_more_bits picks */
@@ -30,15 +43,36 @@ export interface LlmShape {
 }
 
 export interface VisionShape {
-  width: number; layers: number; ff: number; heads: number; mergerFf: number; projectorFf: number;
-  insertLayer: number; matrixType: TensorType;
+  width: number;
+  layers: number;
+  ff: number;
+  heads: number;
+  mergerFf: number;
+  projectorFf: number;
+  insertLayer: number;
+  matrixType: TensorType;
 }
 
 export const TINY_LLM: LlmShape = {
-  embd: 64, layers: 4, ff: 128, heads: 4, headsKv: 2, headDim: 32, rotDims: 8, ropeSections: [2, 1, 1, 0],
-  ropeBase: 1e7, ctx: 4096, ssmState: 16, ssmGroups: 2, ssmHeads: 2, convKernel: 4,
+  embd: 64,
+  layers: 4,
+  ff: 128,
+  heads: 4,
+  headsKv: 2,
+  headDim: 32,
+  rotDims: 8,
+  ropeSections: [2, 1, 1, 0],
+  ropeBase: 1e7,
+  ctx: 4096,
+  ssmState: 16,
+  ssmGroups: 2,
+  ssmHeads: 2,
+  convKernel: 4,
   tiedOutput: false, // a tied head makes a random model repeat one token
-  matrixType: TensorType.F32, embeddingType: TensorType.Q8_0, fileType: 0, ssmGateType: TensorType.F32,
+  matrixType: TensorType.F32,
+  embeddingType: TensorType.Q8_0,
+  fileType: 0,
+  ssmGateType: TensorType.F32,
 };
 
 /**
@@ -49,27 +83,72 @@ export const TINY_LLM: LlmShape = {
  * F32; Q8_0 here so its kernels run on the LLM path too).
  */
 export const TINY_Q4K_LLM: LlmShape = {
-  embd: 256, layers: 4, ff: 512, heads: 4, headsKv: 2, headDim: 64, rotDims: 16, ropeSections: [3, 3, 2, 0],
-  ropeBase: 1e7, ctx: 4096, ssmState: 32, ssmGroups: 8, ssmHeads: 8, convKernel: 4, tiedOutput: false,
-  matrixType: TensorType.Q4_K, embeddingType: TensorType.Q6_K, fileType: 15, ssmGateType: TensorType.Q8_0,
+  embd: 256,
+  layers: 4,
+  ff: 512,
+  heads: 4,
+  headsKv: 2,
+  headDim: 64,
+  rotDims: 16,
+  ropeSections: [3, 3, 2, 0],
+  ropeBase: 1e7,
+  ctx: 4096,
+  ssmState: 32,
+  ssmGroups: 8,
+  ssmHeads: 8,
+  convKernel: 4,
+  tiedOutput: false,
+  matrixType: TensorType.Q4_K,
+  embeddingType: TensorType.Q6_K,
+  fileType: 15,
+  ssmGateType: TensorType.Q8_0,
   moreBitsType: TensorType.Q6_K,
 };
 
 /** Qwen3.5-0.8B dimensions (docs/gguf.md, "Real dimensions"), Q4_K matrices, Q6_K embeddings (~Q4_K_M size). */
 export const REAL_LLM: LlmShape = {
-  embd: 1024, layers: 24, ff: 3584, heads: 8, headsKv: 2, headDim: 256, rotDims: 64, ropeSections: [11, 11, 10, 0],
-  ropeBase: 1e7, ctx: 262144, ssmState: 128, ssmGroups: 16, ssmHeads: 16, convKernel: 4, vocab: 248320,
-  tiedOutput: true, matrixType: TensorType.Q4_K, embeddingType: TensorType.Q6_K, fileType: 15,
+  embd: 1024,
+  layers: 24,
+  ff: 3584,
+  heads: 8,
+  headsKv: 2,
+  headDim: 256,
+  rotDims: 64,
+  ropeSections: [11, 11, 10, 0],
+  ropeBase: 1e7,
+  ctx: 262144,
+  ssmState: 128,
+  ssmGroups: 16,
+  ssmHeads: 16,
+  convKernel: 4,
+  vocab: 248320,
+  tiedOutput: true,
+  matrixType: TensorType.Q4_K,
+  embeddingType: TensorType.Q6_K,
+  fileType: 15,
   ssmGateType: TensorType.F32,
 };
 
 export const TINY_VISION: VisionShape = {
-  width: 64, layers: 3, ff: 96, heads: 4, mergerFf: 128, projectorFf: 128, insertLayer: 1, matrixType: TensorType.F32,
+  width: 64,
+  layers: 3,
+  ff: 96,
+  heads: 4,
+  mergerFf: 128,
+  projectorFf: 128,
+  insertLayer: 1,
+  matrixType: TensorType.F32,
 };
 
 /** SigLIP2-400M (so400m-14-980): 1152 wide, 27 layers, FFN 4304; F16 as converted upstream. */
 export const REAL_VISION: VisionShape = {
-  width: 1152, layers: 27, ff: 4304, heads: 16, mergerFf: 4608, projectorFf: 4608, insertLayer: 6,
+  width: 1152,
+  layers: 27,
+  ff: 4304,
+  heads: 16,
+  mergerFf: 4608,
+  projectorFf: 4608,
+  insertLayer: 6,
   matrixType: TensorType.F16,
 };
 
@@ -99,7 +178,12 @@ const u32 = (key: string, value: number): KV => ({ key, type: ValueType.UINT32, 
 const f32 = (key: string, value: number): KV => ({ key, type: ValueType.FLOAT32, value });
 const str = (key: string, value: string): KV => ({ key, type: ValueType.STRING, value });
 const bool = (key: string, value: boolean): KV => ({ key, type: ValueType.BOOL, value });
-const arr = (key: string, itemType: ValueType, value: number[]): KV => ({ key, type: ValueType.ARRAY, itemType, value });
+const arr = (key: string, itemType: ValueType, value: number[]): KV => ({
+  key,
+  type: ValueType.ARRAY,
+  itemType,
+  value,
+});
 
 /** Per-tensor random streams, so dropping a tensor does not change the others' values. */
 function tensor(seed: number, name: string, shape: number[], type: TensorType, init: Init): TensorData {
@@ -138,7 +222,12 @@ export function llmTensors(s: LlmShape, nVocab: number, seed: number): TensorDat
       out.push(
         t(b + "attn_q.weight", [s.embd, 2 * s.heads * s.headDim], M, normal(s.embd)),
         t(b + "attn_k.weight", [s.embd, s.headsKv * s.headDim], M, normal(s.embd)),
-        t(b + "attn_v.weight", [s.embd, s.headsKv * s.headDim], more(attnLayers.indexOf(i), attnLayers.length), normal(s.embd)),
+        t(
+          b + "attn_v.weight",
+          [s.embd, s.headsKv * s.headDim],
+          more(attnLayers.indexOf(i), attnLayers.length),
+          normal(s.embd),
+        ),
         t(b + "attn_output.weight", [s.heads * s.headDim, s.embd], M, normal(s.heads * s.headDim)),
         t(b + "attn_q_norm.weight", [s.headDim], F32, norm),
         t(b + "attn_k_norm.weight", [s.headDim], F32, norm),
@@ -203,7 +292,10 @@ export function visionTensors(v: VisionShape, textEmbd: number, mode: Downsample
     t(name + ".weight", [inp, out], M, normal(inp)),
     t(name + ".bias", [out], F32, bias),
   ];
-  const layerNorm = (name: string, n: number) => [t(name + ".weight", [n], F32, norm), t(name + ".bias", [n], F32, bias)];
+  const layerNorm = (
+    name: string,
+    n: number,
+  ) => [t(name + ".weight", [n], F32, norm), t(name + ".bias", [n], F32, bias)];
   const out: TensorData[] = [
     t("v.patch_embd.weight", [14, 14, 3, W], M, normal(14 * 14 * 3)),
     t("v.patch_embd.bias", [W], F32, bias),
@@ -286,8 +378,11 @@ export async function generatePair(o: GenerateOptions): Promise<GeneratedPair> {
   const prefix = o.realShape ? "real-shape" : o.quantized ? "tiny-q4k" : "tiny";
   const vocab = await buildVocab(o.vocab, llmShape.vocab);
 
-  const kvs = [...llmMetadata(llmShape, `minicpmv-edge ${prefix} MiniCPM-V-4.6 LLM`), ...vocab.kvs,
-    str("tokenizer.chat_template", CHAT_TEMPLATE)];
+  const kvs = [
+    ...llmMetadata(llmShape, `minicpmv-edge ${prefix} MiniCPM-V-4.6 LLM`),
+    ...vocab.kvs,
+    str("tokenizer.chat_template", CHAT_TEMPLATE),
+  ];
   const tensors = llmTensors(llmShape, vocab.size, seed);
   const shards = Math.max(1, o.shards ?? 1);
   const llmName = `${prefix}-llm`;

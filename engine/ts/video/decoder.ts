@@ -145,8 +145,11 @@ export async function openVideo(input: VideoInput, limits: VideoLimits = {}): Pr
     const info = readInfo(m, v);
     if (m._mce_video_truncated(v)) {
       const detail = m.UTF8ToString(m._mce_video_error_detail());
-      throw new VideoDecodeError("truncated", `the video is truncated or damaged${detail ? ` (${detail})` : ""}: ` +
-        `${info.frameCount} frames could be read`);
+      throw new VideoDecodeError(
+        "truncated",
+        `the video is truncated or damaged${detail ? ` (${detail})` : ""}: ` +
+          `${info.frameCount} frames could be read`,
+      );
     }
     if (info.frameCount === 0) throw new VideoDecodeError("empty", "the video stream has no frames");
     if (info.durationSeconds > lim.maxDurationSeconds) throw tooLong(info.durationSeconds, lim.maxDurationSeconds);

@@ -94,7 +94,10 @@ export async function encodeVideo(v: VideoEncodeInput, stats: VideoEncodeStats):
   }
   const missing = plan.units.findIndex((_, k) => !out[k].every(Boolean));
   if (missing >= 0) {
-    throw new VideoDecodeError("decode_failed", `frames ${plan.units[missing].frames.join(", ")} of the video were not decoded`);
+    throw new VideoDecodeError(
+      "decode_failed",
+      `frames ${plan.units[missing].frames.join(", ")} of the video were not decoded`,
+    );
   }
   return out.flat() as Float32Array[];
 }

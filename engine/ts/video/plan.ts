@@ -28,7 +28,7 @@
  */
 
 import { InvalidRequestError } from "../errors.ts";
-import { type DownsampleMode, type ImagePlan, type PlanOptions, planImage, type Size } from "../vision/plan.ts";
+import { type DownsampleMode, type ImagePlan, planImage, type PlanOptions, type Size } from "../vision/plan.ts";
 
 /** Container metadata the plan needs. */
 export interface VideoMeta {

@@ -4,7 +4,7 @@
  * is scalar-bound. Metadata and all other tensors are copied unchanged; streamed, tensor by tensor.
  */
 
-import { TensorType, tensorBytes } from "../gguf/format.ts";
+import { tensorBytes, TensorType } from "../gguf/format.ts";
 import type { ByteSource } from "../gguf/reader.ts";
 import { readGgufHeader } from "../gguf/reader.ts";
 import { type ByteSink, headerKvs, type TensorData, writeGguf } from "../gguf/writer.ts";
@@ -29,7 +29,8 @@ function quantizeQ8_0(x: Float32Array, out: Uint8Array) {
 const ROWS_PER_CHUNK = 256;
 
 /** The tensors the rewrite changes: F16 matrices. A file without any is used as it is. */
-export const isF16Matrix = (t: { type: TensorType; shape: number[] }) => t.type === TensorType.F16 && t.shape.length === 2;
+export const isF16Matrix = (t: { type: TensorType; shape: number[] }) =>
+  t.type === TensorType.F16 && t.shape.length === 2;
 
 export async function convertMmprojToQ8(src: ByteSource, sink: ByteSink): Promise<{ q8: number; f32: number }> {
   const h = await readGgufHeader(src);
@@ -39,9 +40,12 @@ export async function convertMmprojToQ8(src: ByteSource, sink: ByteSink): Promis
     const srcOffset = h.dataOffset + t.offset;
     const bytes = tensorBytes(t.type, t.shape)!;
     if (!isF16Matrix(t)) {
-      return { ...t, chunks: async function* () {
-        for (let o = 0; o < bytes; o += 1 << 24) yield await src.read(srcOffset + o, Math.min(1 << 24, bytes - o));
-      } };
+      return {
+        ...t,
+        chunks: async function* () {
+          for (let o = 0; o < bytes; o += 1 << 24) yield await src.read(srcOffset + o, Math.min(1 << 24, bytes - o));
+        },
+      };
     }
     const [cols, rows] = t.shape;
     const type = cols % 32 === 0 ? TensorType.Q8_0 : TensorType.F32;

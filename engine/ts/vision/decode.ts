@@ -47,7 +47,11 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}
   const { width, height, format } = probeImage(bytes);
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (width * height > maxPixels) {
-    throw bad(`the image is ${width}x${height} (${(width * height / 1e6).toFixed(1)} MP); the limit is ${(maxPixels / 1e6).toFixed(1)} MP`);
+    throw bad(
+      `the image is ${width}x${height} (${(width * height / 1e6).toFixed(1)} MP); the limit is ${
+        (maxPixels / 1e6).toFixed(1)
+      } MP`,
+    );
   }
   let rgb: RgbImage;
   try {
@@ -182,13 +186,34 @@ export function orient(img: RgbImage, orientation: number): RgbImage {
     for (let x = 0; x < w; x++) {
       let nx: number, ny: number;
       switch (orientation) {
-        case 2: nx = w - 1 - x; ny = y; break; // mirror horizontal
-        case 3: nx = w - 1 - x; ny = h - 1 - y; break; // rotate 180
-        case 4: nx = x; ny = h - 1 - y; break; // mirror vertical
-        case 5: nx = y; ny = x; break; // transpose
-        case 6: nx = h - 1 - y; ny = x; break; // rotate 90 clockwise
-        case 7: nx = h - 1 - y; ny = w - 1 - x; break; // transverse
-        default: nx = y; ny = w - 1 - x; break; // 8: rotate 90 counter-clockwise
+        case 2:
+          nx = w - 1 - x;
+          ny = y;
+          break; // mirror horizontal
+        case 3:
+          nx = w - 1 - x;
+          ny = h - 1 - y;
+          break; // rotate 180
+        case 4:
+          nx = x;
+          ny = h - 1 - y;
+          break; // mirror vertical
+        case 5:
+          nx = y;
+          ny = x;
+          break; // transpose
+        case 6:
+          nx = h - 1 - y;
+          ny = x;
+          break; // rotate 90 clockwise
+        case 7:
+          nx = h - 1 - y;
+          ny = w - 1 - x;
+          break; // transverse
+        default:
+          nx = y;
+          ny = w - 1 - x;
+          break; // 8: rotate 90 counter-clockwise
       }
       const s = (y * w + x) * 3;
       const d = (ny * ow + nx) * 3;

@@ -50,7 +50,9 @@ export function placeholderRuns(
     }
   }
   // each image is one run per tile (overview, then each slice)
-  const expected = plans.flatMap((p) => [p.overview.tokens, ...Array(p.grid ? p.grid.rows * p.grid.cols : 0).fill(p.slice?.tokens)]);
+  const expected = plans.flatMap((
+    p,
+  ) => [p.overview.tokens, ...Array(p.grid ? p.grid.rows * p.grid.cols : 0).fill(p.slice?.tokens)]);
   if (lengths.length !== expected.length || lengths.some((n, i) => n !== expected[i])) {
     const message = `the prompt's ${marker} placeholders do not match the plans (is ${marker} in the text?)`;
     throw new InvalidRequestError(message, "messages");

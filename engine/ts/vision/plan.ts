@@ -98,7 +98,10 @@ export function planImage(source: Size, options: PlanOptions = {}): ImagePlan {
   const mode = options.downsampleMode ?? "16x";
   const maxSliceNums = options.maxSliceNums ?? 9;
   if (mode !== "16x" && mode !== "4x") {
-    throw new InvalidRequestError(`downsample_mode must be "16x" or "4x", got ${JSON.stringify(mode)}`, "downsample_mode");
+    throw new InvalidRequestError(
+      `downsample_mode must be "16x" or "4x", got ${JSON.stringify(mode)}`,
+      "downsample_mode",
+    );
   }
   if (!Number.isInteger(maxSliceNums) || maxSliceNums < 1 || maxSliceNums > 64) {
     throw new InvalidRequestError("max_slice_nums must be an integer from 1 to 64", "max_slice_nums");

@@ -51,7 +51,7 @@ function precompute(inSize: number, outSize: number): Coefficients {
       pre[xx * ksize + x] = w;
       ww += w;
     }
-    if (ww !== 0) for (let x = 0; x < xmax; x++) pre[xx * ksize + x] /= ww;
+    if (ww !== 0) { for (let x = 0; x < xmax; x++) pre[xx * ksize + x] /= ww; }
     bounds[xx * 2] = xmin;
     bounds[xx * 2 + 1] = xmax;
   }

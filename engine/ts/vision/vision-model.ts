@@ -66,10 +66,14 @@ export class VisionModel {
     if (typeof source === "string") {
       files = options.files ?? await openModelFiles(source, "mmproj", openFile);
       const convertible = files.headers[0].tensors.some(isF16Matrix);
-      if ((options.weights ?? "q8_0") === "q8_0" && convertible) source = await convertedPath(source, options.convertedDir ?? cacheDir());
+      if ((options.weights ?? "q8_0") === "q8_0" && convertible) {
+        source = await convertedPath(source, options.convertedDir ?? cacheDir());
+      }
       name = source.slice(source.lastIndexOf("/") + 1);
     } else {
-      if (options.weights === "q8_0") throw new InvalidRequestError("weights: \"q8_0\" needs a file path (Deno, Bun, Node)");
+      if (options.weights === "q8_0") {
+        throw new InvalidRequestError('weights: "q8_0" needs a file path (Deno, Bun, Node)');
+      }
       name = (source as File).name || "mmproj.gguf";
       files = options.files ?? await validateModelSources([blobSource(name, source)], "mmproj");
     }
@@ -89,13 +93,21 @@ export class VisionModel {
   /** Embeddings of one tile: (width/14 * height/14) / 16 (16x) or / 4 (4x) vectors of nEmbd. */
   async encodeTile(tile: Tile, mode: DownsampleMode = "16x"): Promise<Float32Array> {
     if (mode !== "16x" && mode !== "4x") {
-      throw new InvalidRequestError(`downsample_mode must be "16x" or "4x", got ${JSON.stringify(mode)}`, "downsample_mode");
+      throw new InvalidRequestError(
+        `downsample_mode must be "16x" or "4x", got ${JSON.stringify(mode)}`,
+        "downsample_mode",
+      );
     }
     if (mode === "16x" && !this.info.supports16x) {
-      throw new InvalidRequestError(`${this.info.file} is a 4x-only mmproj (no vit_merger): use downsample_mode "4x"`, "downsample_mode");
+      throw new InvalidRequestError(
+        `${this.info.file} is a 4x-only mmproj (no vit_merger): use downsample_mode "4x"`,
+        "downsample_mode",
+      );
     }
     if (tile.data.length !== tile.width * tile.height * 3) {
-      throw new InvalidRequestError(`tile data has ${tile.data.length} floats, expected ${tile.width * tile.height * 3}`);
+      throw new InvalidRequestError(
+        `tile data has ${tile.data.length} floats, expected ${tile.width * tile.height * 3}`,
+      );
     }
     return await this.engine.call("encodeTile", this.handle, MERGE[mode], tile.width, tile.height, tile.data.slice());
   }

@@ -189,7 +189,9 @@ export class WasmApi {
       const mem = this.m.wasmMemory.buffer;
       new Float32Array(mem, p, embd.length).set(embd);
       new Int32Array(mem, p + embd.length * 4, n).set(pos);
-      if (embd.length !== n * nEmbd) throw new EngineError(`embeddings: expected ${n * nEmbd} floats, got ${embd.length}`);
+      if (embd.length !== n * nEmbd) {
+        throw new EngineError(`embeddings: expected ${n * nEmbd} floats, got ${embd.length}`);
+      }
       return this.m._mce_decode_embd(ctx, n, p, p + embd.length * 4, seqId, wantLogits ? 1 : 0);
     } finally {
       this.m._free(p);
@@ -219,13 +221,25 @@ export class WasmApi {
 
   // ---- sampling ----
   samplerNew(model: Ptr, s: SamplerParams): Ptr {
-    return this.withString(s.grammar ?? "", (g) =>
-      this.withString(s.grammarRoot ?? "root", (r) =>
-        this.m._mce_sampler_new(
-          model, s.temperature, s.topK, s.topP, s.minP, s.penaltyLastN, s.repeatPenalty,
-          s.frequencyPenalty, s.presencePenalty, s.seed >>> 0, g, r, s.grammarTriggerToken ?? -1,
-        ) >>> 0
-      )
+    return this.withString(
+      s.grammar ?? "",
+      (g) =>
+        this.withString(s.grammarRoot ?? "root", (r) =>
+          this.m._mce_sampler_new(
+            model,
+            s.temperature,
+            s.topK,
+            s.topP,
+            s.minP,
+            s.penaltyLastN,
+            s.repeatPenalty,
+            s.frequencyPenalty,
+            s.presencePenalty,
+            s.seed >>> 0,
+            g,
+            r,
+            s.grammarTriggerToken ?? -1,
+          ) >>> 0),
     );
   }
   samplerSample(sampler: Ptr, ctx: Ptr, i: number): number {

@@ -45,8 +45,19 @@ export function createSourceFs(FS: Any) {
       getattr(fsNode: Any) {
         const t = new Date(fsNode.timestamp);
         return {
-          dev: 1, ino: fsNode.id, mode: fsNode.mode, nlink: 1, uid: 0, gid: 0, rdev: 0, size: fsNode.size,
-          atime: t, mtime: t, ctime: t, blksize: 4096, blocks: Math.ceil(fsNode.size / 4096),
+          dev: 1,
+          ino: fsNode.id,
+          mode: fsNode.mode,
+          nlink: 1,
+          uid: 0,
+          gid: 0,
+          rdev: 0,
+          size: fsNode.size,
+          atime: t,
+          mtime: t,
+          ctime: t,
+          blksize: 4096,
+          blocks: Math.ceil(fsNode.size / 4096),
         };
       },
       setattr() {},
