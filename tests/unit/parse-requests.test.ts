@@ -67,7 +67,7 @@ test("openai: a chat job's constraints and options", () => {
       parallel_tool_calls: false,
       response_format: { type: "json_schema", json_schema: { schema: { type: "object" } } },
       chat_template_kwargs: { enable_thinking: true },
-      mm_processor_kwargs: { downsample_mode: "4x", max_slice_nums: 4 },
+      mm_processor_kwargs: { downsample_mode: "4x", max_slice_nums: 4, max_num_frames: 32, stack_frames: 2 },
       max_tokens: 5,
       max_completion_tokens: 7,
       seed: -1,
@@ -98,6 +98,8 @@ test("openai: a chat job's constraints and options", () => {
     logprobs: 0, // top_logprobs absent
     downsampleMode: "4x",
     maxSliceNums: 4,
+    maxNumFrames: 32,
+    stackFrames: 2,
     useImageId: undefined,
     templateKwargs: { enable_thinking: true },
   });
