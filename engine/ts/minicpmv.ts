@@ -321,8 +321,10 @@ export class MiniCPMV {
   private async videoInfo(bytes: Uint8Array, hash: string, limits?: VideoLimits): Promise<VideoMeta> {
     const known = this.videoInfos.get(hash);
     if (known) return known;
-    const { durationSeconds, fps, frameCount, width, height } = await (await this.videoDecoder()).probe(bytes, limits);
-    const meta = { durationSeconds, fps, frameCount, width, height };
+    const { fps, frameCount, width, height } = await (await this.videoDecoder()).probe(bytes, limits);
+    // the duration as transformers' PyAV and decord loaders (and vLLM's OpenCV one) compute it: frames / fps,
+    // not the container's, which a longer audio track can stretch (docs/input-pipeline.md, "Video")
+    const meta = { durationSeconds: frameCount / fps, fps, frameCount, width, height };
     this.videoInfos.set(hash, meta);
     if (this.videoInfos.size > 256) this.videoInfos.delete(this.videoInfos.keys().next().value!);
     return meta;
