@@ -1,12 +1,14 @@
 /**
- * `cli.ts bench [--threads 2] [--prompt 512] [--gen 128] [--reps 3] [--only llm,vision,vision-q8,chat,cache]
+ * `cli.ts bench [--threads 2] [--prompt 512] [--gen 128] [--reps 3] [--only llm,vision,vision-q8,chat,cache,video]
  *   [--chat-weights q8_0|f16] [--native-avx2] [--out FILE.json] [--chart FILE.svg]`
  * Speed of the WASM engine and of native llama.cpp (same pinned source, same files, same
  * threads) on the real-shape MiniCPM-V 4.6 pair, generated on demand into the build cache:
  * prefill and decode (native: llama-bench); one 448x448 tile through the vision encoder in 16x
  * and 4x with the F16 weights as shipped and with their Q8_0 rewrite (native: oracle encode);
  * model load time, time to first token for a 1024x768 image and peak RSS, each engine in a fresh
- * process (native: oracle chat); two chat turns about one image (the encode cache, WASM only).
+ * process (native: oracle chat); two chat turns about one image (the encode cache, WASM only); a
+ * 10 s 720p video at stack_frames 1 and 3 (video.ts: time to first token and the decoder's share;
+ * native: the same units encoded as images plus the same prompt length prefilled).
  * Prints a table with ratios; writes JSON and an SVG chart.
  */
 
@@ -26,6 +28,7 @@ import { nativeChat, nativeEncodeTime, nativeSpeed } from "./native.ts";
 import { wasmChat, wasmEncodeTime, wasmSpeedSession } from "./wasm.ts";
 import { chart, type Row, table } from "./report.ts";
 import { sh } from "./util.ts";
+import { videoBench } from "./video.ts";
 
 /** The real-shape pair in the build cache; written (about a minute) when missing. */
 export async function realShapeModels(): Promise<{ llm: string; mmproj: string }> {
@@ -262,6 +265,27 @@ export async function runBench(args: string[]): Promise<number> {
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
+    }
+  }
+  if (want("video")) {
+    const t = threads[threads.length - 1];
+    const runs = await videoBench(bin, llm, await convertedPath(mmproj), t);
+    extra.video = { threads: t, clip: "10 s 1280x720 30 fps H.264 High, 16x, Q8_0 vision weights", runs };
+    for (const r of runs) {
+      add({
+        metric: `time to first token, 10 s 720p video, stack_frames ${r.stackFrames}`,
+        unit: "s",
+        threads: t,
+        wasm: r.ttftS,
+        native: r.nativeTtftS,
+      });
+      console.log(
+        `video, stack_frames ${r.stackFrames}: ${r.units} units, ${r.frames} frames, ${r.videoTokens} video tokens; ` +
+          `waiting for the decoder ${r.decodeWaitS.toFixed(2)} s = ${(100 * r.decodeWaitS / r.ttftS).toFixed(1)}% ` +
+          `of TTFT (decoder alone ${r.decoderAloneS.toFixed(2)} s); media ${r.mediaS.toFixed(1)} s; native encode ` +
+          `${r.nativeEncodeS.toFixed(1)} s + prefill ${r.nativePrefillS.toFixed(1)} s; second question (cached) ` +
+          `${r.secondTtftS.toFixed(1)} s`,
+      );
     }
   }
   if (want("cache")) {
