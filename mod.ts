@@ -99,6 +99,6 @@ export {
 } from "./engine/ts/minicpmv.ts";
 export { decodeImage, type DecodeOptions, probeImage } from "./engine/ts/vision/decode.ts";
 export type { FetchLimits, MediaInput } from "./engine/ts/media-source.ts";
-export { VideoDecoder } from "./engine/ts/video/decoder-client.ts";
+export { MediaDecoder, type MediaDecoderOptions } from "./engine/ts/media/client.ts";
 export type { DecodedFrame, VideoInfo, VideoLimits } from "./engine/ts/video/decoder.ts";
 export type { RgbImage } from "./engine/ts/vision/resize.ts";

@@ -1,7 +1,8 @@
 /**
- * The HTTP side of `serve`: a fetch handler (the Hono app's `fetch`) served by the runtime's own
- * server (Deno.serve, Bun.serve, or @hono/node-server on Node.js), and the stop signals. Kept in
- * the CLI so that the library, and above all its browser bundle, carries no HTTP server.
+ * The HTTP side of `serve`: a fetch handler (the Hono app's `fetch`) served by node:http through
+ * @hono/node-server on every runtime, with limits on slow clients (header and request timeouts,
+ * idle keep-alive, a connection cap), and the stop signals. Kept in the CLI so that the library,
+ * and above all its browser bundle, carries no HTTP server.
  */
 
 import process from "node:process";
@@ -13,29 +14,45 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
+export interface HttpServerOptions {
+  hostname: string;
+  port: number;
+  /**
+   * Receiving a request's headers, and (in the app: routes/body.ts) its body, may take this long;
+   * 0: no limit. Computing and streaming the response are not timed.
+   */
+  requestTimeoutMs: number;
+  /** open connections at once; 0: no cap */
+  maxConnections: number;
+}
+
+/** How long an idle keep-alive connection stays open between requests. */
+const KEEP_ALIVE_TIMEOUT_MS = 5000;
+
 type Handler = (req: Request) => Response | Promise<Response>;
 
-export async function serveHttp(fetch: Handler, o: { hostname: string; port: number }): Promise<HttpServer> {
-  // deno-lint-ignore no-explicit-any
-  const g = globalThis as unknown as Record<string, any>;
-  if (runtime === "deno") {
-    const server = g.Deno.serve({ hostname: o.hostname, port: o.port, onListen() {} }, fetch);
-    return { port: server.addr.port, close: () => server.shutdown() };
-  }
-  if (runtime === "bun") {
-    // idleTimeout 0: an image request may compute for minutes before its first byte
-    const server = g.Bun.serve({ hostname: o.hostname, port: o.port, fetch, idleTimeout: 0 });
-    return {
-      port: server.port,
-      close: () => {
-        server.stop(true);
-        return Promise.resolve();
-      },
-    };
-  }
+export async function serveHttp(fetch: Handler, o: HttpServerOptions): Promise<HttpServer> {
+  // node:http on every runtime (Deno and Bun implement it, timeouts included): Deno.serve (2.9)
+  // has no header, idle or connection limits, and Bun.serve's idle timer is reset by every byte
+  // (no defence against a client dripping its headers) and counts a response's computation
   const { serve } = await import("@hono/node-server");
+  const timed = o.requestTimeoutMs > 0;
   return await new Promise((resolve) => {
-    const server = serve({ fetch, hostname: o.hostname, port: o.port }, (info) =>
+    const server = serve({
+      fetch,
+      hostname: o.hostname,
+      port: o.port,
+      serverOptions: {
+        // headers within the timeout; the whole request within twice that (a backstop: the app's
+        // body deadline answers 408 first). Both stop counting once the request is in, so a long
+        // computation or stream is never cut.
+        headersTimeout: timed ? o.requestTimeoutMs : 0,
+        requestTimeout: timed ? 2 * o.requestTimeoutMs : 0,
+        keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+        // how often those timeouts are checked (Node's default, 30 s, would dwarf short timeouts)
+        connectionsCheckingInterval: Math.min(1000, Math.max(100, o.requestTimeoutMs / 4 || 1000)),
+      },
+    }, (info) =>
       resolve({
         port: info.port,
         close: () =>
@@ -44,8 +61,24 @@ export async function serveHttp(fetch: Handler, o: { hostname: string; port: num
             server.close(() => r());
           }),
       }));
-    // no time limit on computing a response; the bounded queue protects the server instead
-    (server as unknown as { requestTimeout: number }).requestTimeout = 0;
+    if (o.maxConnections > 0) capConnections(server as unknown as ConnectionSource, o.maxConnections);
+  });
+}
+
+interface ConnectionSource {
+  on(event: "connection", listener: (socket: { destroy(): void; once(e: "close", l: () => void): void }) => void): void;
+}
+
+/**
+ * Connections past `max` are closed as soon as they are accepted, unanswered (counted here rather
+ * than with server.maxConnections, which not every runtime's node:http honours).
+ */
+function capConnections(server: ConnectionSource, max: number) {
+  let open = 0;
+  server.on("connection", (socket) => {
+    if (open >= max) return socket.destroy();
+    open++;
+    socket.once("close", () => open--);
   });
 }
 

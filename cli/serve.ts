@@ -1,7 +1,8 @@
 /**
  * `serve [--model REF] [--mmproj REF] [--offline] [--host H] [--port P] [--threads N] [--ctx-size N]
  *  [--parallel N] [--queue N] [--api-key KEY] [--cors-origin O]... [--media-dir DIR]
- *  [--model-name ID] [--vision-weights q8_0|as-is] [--simd auto|relaxed|simd128] [--no-newline-repair]`
+ *  [--model-name ID] [--vision-weights q8_0|as-is] [--simd auto|relaxed|simd128] [--no-newline-repair]
+ *  [--request-timeout S] [--max-connections N] [--allow-private-urls]`
  * OpenAI- and Ollama-compatible HTTP server. REF: a path, a split set's first shard, an http(s)
  * URL, hf:owner/repo/file.gguf or owner/repo:QUANT; without --model the official MiniCPM-V 4.6
  * pair is downloaded (once, into the model cache). Every flag has an environment variable
@@ -34,12 +35,15 @@ const FLAGS = {
   "vision-weights": { type: "string", default: "q8_0" },
   "no-newline-repair": { type: "boolean", default: false },
   "max-body-mb": { type: "string", default: "50" },
+  "request-timeout": { type: "string", default: "30" },
+  "max-connections": { type: "string", default: "256" },
   "max-images": { type: "string", default: "16" },
   "max-image-mb": { type: "string", default: "20" },
   "image-timeout": { type: "string", default: "15" },
   "max-videos": { type: "string", default: "4" },
   "max-video-mb": { type: "string", default: "100" },
   "max-video-seconds": { type: "string", default: "10800" },
+  "allow-private-urls": { type: "boolean", default: false },
   verbose: { type: "boolean", default: false },
 } as const;
 
@@ -79,6 +83,7 @@ export async function run(args: string[]): Promise<number> {
   const parallel = int(v.parallel, "parallel", 1, 64)!;
   const port = int(v.port, "port", 0, 65535)!;
   const contextSize = int(v["ctx-size"], "ctx-size", 256, 1 << 20);
+  const requestTimeoutMs = int(v["request-timeout"], "request-timeout", 0, 86_400)! * 1000;
   const files = await resolveCliModels({ model: v.model, mmproj: v.mmproj, offline: v.offline });
   const service = new ModelService({
     // local paths once resolved (servers get paths; Blob[] is the browser's form)
@@ -101,14 +106,21 @@ export async function run(args: string[]): Promise<number> {
     maxVideos: int(v["max-videos"], "max-videos", 0, 100)!,
     maxVideoBytes: int(v["max-video-mb"], "max-video-mb", 1, 4096)! * 1e6,
     maxVideoSeconds: int(v["max-video-seconds"], "max-video-seconds", 1, 1e6)!,
+    allowPrivateUrls: v["allow-private-urls"],
     logLevel: v.verbose ? "info" : "error",
   });
   const app = createApp(service, {
     apiKey: v["api-key"],
     corsOrigins: v["cors-origin"],
     maxBodyBytes: int(v["max-body-mb"], "max-body-mb", 1, 4096)! * 1e6,
+    requestTimeoutMs,
   });
-  const server = await serveHttp(app.fetch, { hostname: v.host!, port });
+  const server = await serveHttp(app.fetch, {
+    hostname: v.host!,
+    port,
+    requestTimeoutMs,
+    maxConnections: int(v["max-connections"], "max-connections", 0, 1_000_000)!,
+  });
   console.error(
     `minicpmv-edge: listening on http://${v.host}:${server.port} (model '${service.options.modelId}', ${parallel} parallel)`,
   );

@@ -1,12 +1,14 @@
 /**
  * The Hono app: OpenAI- and Ollama-compatible APIs plus operations routes, with CORS, an
- * optional API key, a body size limit and OpenAI-style errors. Runtime-neutral: serve it with
+ * optional API key, a body deadline and size limit, and OpenAI-style errors. Runtime-neutral: serve it with
  * any fetch-style server (see cli/serve.ts).
  */
 
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
+import { apiKeyCheck } from "./auth.ts";
+import { requestBodyDeadline } from "./body.ts";
 import { HttpError, toHttpError } from "./errors.ts";
 import { ollamaRoutes } from "./ollama.ts";
 import { openaiRoutes } from "./openai.ts";
@@ -20,6 +22,8 @@ export interface AppOptions {
   corsOrigins?: string[];
   /** largest request body, bytes */
   maxBodyBytes: number;
+  /** a request body must arrive within this many ms (else 408); no limit when absent or 0 */
+  requestTimeoutMs?: number;
 }
 
 const KNOWN_ROUTES = new Set([
@@ -58,23 +62,8 @@ export function createApp(service: ModelService, o: AppOptions): Hono {
       }),
     );
   }
-  if (o.apiKey) {
-    const expected = `Bearer ${o.apiKey}`;
-    app.use("*", async (c, next) => {
-      if (c.req.path === "/health" || c.req.method === "OPTIONS") return await next();
-      const got = c.req.header("authorization");
-      if (got !== expected) {
-        throw new HttpError(
-          401,
-          got ? "Incorrect API key provided" : "Missing API key: send 'Authorization: Bearer <key>'",
-          "authentication_error",
-          null,
-          "invalid_api_key",
-        );
-      }
-      await next();
-    });
-  }
+  if (o.apiKey) app.use("*", apiKeyCheck(o.apiKey));
+  if (o.requestTimeoutMs) app.use("*", requestBodyDeadline(o.requestTimeoutMs));
   app.use(
     "*",
     bodyLimit({

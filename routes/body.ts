@@ -1,14 +1,86 @@
-/** Request bodies: JSON parsing and schema validation with OpenAI-style 400 errors. */
+/**
+ * Request bodies: a deadline for receiving them (a client that stalls mid-body gets a 408 and its
+ * connection closed, instead of holding it forever), JSON parsing and schema validation with
+ * OpenAI-style 400 errors.
+ */
 
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { HttpError } from "./errors.ts";
 
+/**
+ * Middleware: the request body must arrive completely within `timeoutMs` of the request reaching
+ * the app, else reading it fails with a 408 (`request_timeout`, `Connection: close`). Runs before
+ * the body limit, which reads chunked bodies itself. Only the receiving is timed: once the body is
+ * in, computing and streaming the response take as long as they take.
+ */
+export function requestBodyDeadline(timeoutMs: number): MiddlewareHandler {
+  return async (c, next) => {
+    const source = c.req.raw.body;
+    if (!source) return await next();
+    const timeout = new HttpError(
+      408,
+      `the request body did not arrive within ${timeoutMs / 1000} s`,
+      "invalid_request_error",
+      null,
+      "request_timeout",
+      { connection: "close" },
+    );
+    const reader = source.getReader();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        timer = setTimeout(() => {
+          controller.error(timeout);
+          // the source is cancelled only once the 408 has had time to go out (on Node.js cancelling
+          // destroys the socket at once); Deno's server would otherwise keep waiting for the body
+          setTimeout(() => reader.cancel(timeout).catch(() => {}), 500);
+        }, timeoutMs);
+      },
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) {
+            clearTimeout(timer);
+            controller.close();
+          } else controller.enqueue(value);
+        } catch (e) {
+          clearTimeout(timer);
+          try {
+            controller.error(e);
+          } catch { /* already errored by the deadline */ }
+        }
+      },
+      cancel(reason) {
+        clearTimeout(timer);
+        return reader.cancel(reason);
+      },
+    });
+    c.req.raw = new Request(c.req.raw, { body, duplex: "half" } as RequestInit);
+    try {
+      await next();
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
+/** The whole body as text; a deadline's 408 passes through, any other failure to read is a 400. */
+async function bodyText(c: Context): Promise<string> {
+  try {
+    return await c.req.text();
+  } catch (e) {
+    if (e instanceof HttpError) throw e;
+    throw new HttpError(400, `the request body could not be read: ${(e as Error)?.message ?? String(e)}`);
+  }
+}
+
 /** Parses the JSON body against `schema`; a malformed or invalid body is a 400 naming the field. */
 export async function readBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
+  const text = await bodyText(c);
   let raw: unknown;
   try {
-    raw = JSON.parse(await c.req.text());
+    raw = JSON.parse(text);
   } catch (e) {
     throw new HttpError(400, `the request body is not valid JSON: ${(e as Error).message}`);
   }
@@ -28,10 +100,6 @@ export async function readBody<T extends z.ZodType>(c: Context, schema: T): Prom
   }
   throw new HttpError(400, `Invalid value for '${param ?? "body"}': ${issue.message}`, "invalid_request_error", param);
 }
-
-/** A string or a list of strings (OpenAI `stop`). */
-export const stopSchema = z.union([z.string(), z.array(z.string()).max(16)]).nullish()
-  .transform((s) => (s == null ? undefined : typeof s === "string" ? [s] : s));
 
 export const toolSchema = z.object({
   type: z.literal("function"),

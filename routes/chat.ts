@@ -5,11 +5,19 @@
  */
 
 import { AssistantOutputParser } from "../engine/ts/chat/output.ts";
+import {
+  checkGrammarSize,
+  checkJsonSchema,
+  checkToolSchemas,
+  jsonDepth,
+  SCHEMA_LIMITS,
+} from "../engine/ts/chat/schema-limits.ts";
 import { toolCallGrammar } from "../engine/ts/chat/tool-grammar.ts";
 import type { ToolDef } from "../engine/ts/chat/tool-calls.ts";
 import type { ChatOptions, ChatRun, ContentPart, Message } from "../engine/ts/minicpmv.ts";
 import type { Vocabulary } from "../engine/ts/vocab.ts";
 import { HttpError } from "./errors.ts";
+import { checkPromptCanFit, checkPromptChars } from "./limits.ts";
 import type { ModelService } from "./service.ts";
 
 export type ToolChoice = "auto" | "none" | "required" | { name: string };
@@ -21,8 +29,8 @@ export interface ChatJob {
   thinking: boolean;
   /** several tool calls in one answer (default true) */
   parallelToolCalls?: boolean;
-  /** constrain the output to JSON (any object) or to a JSON schema */
-  json?: { schema?: unknown };
+  /** constrain the output to JSON (any object) or to a JSON schema; `param`: the field it came from */
+  json?: { schema?: unknown; param?: string };
   options: ChatOptions;
   signal: AbortSignal;
 }
@@ -54,7 +62,13 @@ export function checkMediaCount(messages: Message[], service: ModelService) {
 
 /** Prepares the prompt (images and videos encoded) and starts generating; `release` when over. */
 export async function startChat(service: ModelService, job: ChatJob): Promise<StartedChat> {
+  // the request's own size first: refused before the model is touched
+  checkPromptChars(job.messages, job.tools);
+  if (job.tools?.length) checkToolSchemas(job.tools);
+  const jsonParam = job.json?.param ?? "response_format";
+  const schemaJson = job.json ? checkJsonSchema(job.json.schema ?? { type: "object" }, jsonParam) : undefined;
   const mm = await service.model();
+  checkPromptCanFit(job.messages, mm.model.vocab, mm.context.sequenceSize);
   checkMediaCount(job.messages, service);
   const choice = job.toolChoice ?? "auto";
   const tools = job.tools?.length && choice !== "none" ? job.tools : undefined;
@@ -83,11 +97,15 @@ export async function startChat(service: ModelService, job: ChatJob): Promise<St
       maxBytes: service.options.maxImageBytes,
       timeoutMs: service.options.imageFetchTimeoutMs,
       allowFiles: service.options.mediaDir !== undefined,
+      allowPrivate: service.options.allowPrivateUrls === true,
+      signal: job.signal,
     },
     videoFetch: {
       maxBytes: service.options.maxVideoBytes,
       timeoutMs: service.options.imageFetchTimeoutMs,
       allowFiles: service.options.mediaDir !== undefined,
+      allowPrivate: service.options.allowPrivateUrls === true,
+      signal: job.signal,
     },
     videoLimits: { maxDurationSeconds: service.options.maxVideoSeconds },
   };
@@ -99,11 +117,9 @@ export async function startChat(service: ModelService, job: ChatJob): Promise<St
       "response_format",
     );
   }
-  if (job.json) {
-    options.grammar = await mm.engine.call(
-      "jsonSchemaToGrammar",
-      JSON.stringify(job.json.schema ?? { type: "object" }),
-    );
+  if (schemaJson !== undefined) {
+    options.grammar = await mm.engine.call("jsonSchemaToGrammar", schemaJson);
+    checkGrammarSize(options.grammar, jsonParam);
   } else if (tools && choice !== "auto") {
     const forced = typeof choice === "object" ? tools.filter((t) => t.function.name === choice.name) : tools;
     options.grammar = toolCallGrammar(forced, { parallel: job.parallelToolCalls ?? true, thinking: job.thinking });
@@ -115,6 +131,7 @@ export async function startChat(service: ModelService, job: ChatJob): Promise<St
       options.grammarTriggerToken = trigger;
     }
   }
+  if (tools && options.grammar) checkGrammarSize(options.grammar, "tools");
   const run = await mm.chat(job.messages, options);
   checkPromptFits(run.promptTokens, mm.context.sequenceSize);
   const output = new AssistantOutputParser({
@@ -127,12 +144,25 @@ export async function startChat(service: ModelService, job: ChatJob): Promise<St
 
 /** Assistant tool calls in request history carry JSON-string arguments; templates want objects. */
 export function parseHistoryArguments(args: unknown, param: string): unknown {
-  if (typeof args !== "string") return args;
-  try {
-    return JSON.parse(args);
-  } catch {
-    throw new HttpError(400, `tool call arguments are not valid JSON`, "invalid_request_error", param);
+  let value = args;
+  if (typeof args === "string") {
+    try {
+      value = JSON.parse(args);
+    } catch {
+      throw new HttpError(400, `tool call arguments are not valid JSON`, "invalid_request_error", param);
+    }
   }
+  // the template serializes them recursively
+  const maxDepth = SCHEMA_LIMITS.maxJsonDepth;
+  if (jsonDepth(value, maxDepth) > maxDepth) {
+    throw new HttpError(
+      400,
+      `tool call arguments nest more than ${maxDepth} levels of JSON (limit maxJsonDepth)`,
+      "invalid_request_error",
+      param,
+    );
+  }
+  return value;
 }
 
 /** A prompt that does not fit a sequence is refused before any response is sent. */

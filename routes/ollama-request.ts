@@ -9,6 +9,7 @@ import type { ToolDef } from "../engine/ts/chat/tool-calls.ts";
 import type { ContentPart, Message } from "../engine/ts/minicpmv.ts";
 import { toolSchema } from "./body.ts";
 import { type ChatJob, parseHistoryArguments, type ToolChoice } from "./chat.ts";
+import { limitedArray, promptString, REQUEST_LIMITS, stopList } from "./limits.ts";
 
 // Ollama accepts a loose `options` object; the ones we honour are typed, the rest ignored as Ollama does.
 const optionsSchema = z.object({
@@ -18,7 +19,7 @@ const optionsSchema = z.object({
   min_p: z.number().min(0).max(1).optional(),
   seed: z.number().int().optional(),
   num_predict: z.number().int().optional(),
-  stop: z.array(z.string()).optional(),
+  stop: stopList.optional(),
   repeat_penalty: z.number().min(0).max(10).optional(),
   repeat_last_n: z.number().int().min(-1).optional(),
   presence_penalty: z.number().min(-2).max(2).optional(),
@@ -34,7 +35,7 @@ const formatSchema = z.union([z.literal(""), z.literal("json"), z.record(z.strin
 const messageSchema = z.object({
   role: z.enum(["system", "user", "assistant", "tool"]),
   content: z.string().default(""),
-  images: z.array(base64).nullish(),
+  images: limitedArray(base64, REQUEST_LIMITS.maxContentParts, "images", "maxContentParts").nullish(),
   thinking: z.string().optional(),
   tool_calls: z.array(z.object({ function: z.object({ name: z.string(), arguments: z.unknown() }) })).optional(),
   tool_name: z.string().optional(),
@@ -51,18 +52,18 @@ const common = {
 
 export const chatSchema = z.object({
   ...common,
-  messages: z.array(messageSchema),
-  tools: z.array(toolSchema).optional(),
+  messages: limitedArray(messageSchema, REQUEST_LIMITS.maxMessages, "messages", "maxMessages"),
+  tools: limitedArray(toolSchema, REQUEST_LIMITS.maxTools, "tools", "maxTools").optional(),
   /** extension (as in OpenAI): "auto" | "none" | "required" | a function name, to force a call */
   tool_choice: z.string().optional(),
 });
 
 export const generateSchema = z.object({
   ...common,
-  prompt: z.string().default(""),
+  prompt: promptString.default(""),
   suffix: z.string().optional(),
-  system: z.string().optional(),
-  images: z.array(base64).optional(),
+  system: promptString.optional(),
+  images: limitedArray(base64, REQUEST_LIMITS.maxContentParts, "images", "maxContentParts").optional(),
   raw: z.boolean().optional(),
   template: z.string().optional(),
   context: z.array(z.number()).optional(),
@@ -110,8 +111,8 @@ export function withImages(text: string, images: string[] | null | undefined): s
 
 /** `format`: "json" for any object, a schema object for that schema, else unconstrained. */
 export function jsonConstraint(format: ChatBody["format"]): ChatJob["json"] {
-  if (format === "json") return {};
-  return format && typeof format === "object" ? { schema: format } : undefined;
+  if (format === "json") return { param: "format" };
+  return format && typeof format === "object" ? { schema: format, param: "format" } : undefined;
 }
 
 /** Ollama `tool_choice` (extension): "auto" | "none" | "required", or the name of the tool to call. */

@@ -8,8 +8,9 @@ import { z } from "zod";
 import type { ToolDef } from "../engine/ts/chat/tool-calls.ts";
 import type { ContentPart, Message } from "../engine/ts/minicpmv.ts";
 import { MAX_NUM_FRAMES_LIMIT, MAX_STACK_FRAMES } from "../engine/ts/video/plan.ts";
-import { stopSchema, toolSchema } from "./body.ts";
+import { toolSchema } from "./body.ts";
 import { type ChatJob, parseHistoryArguments, type ToolChoice } from "./chat.ts";
+import { checkContentParts, limitedArray, promptString, REQUEST_LIMITS, stopSchema } from "./limits.ts";
 import { mediaSource } from "./media.ts";
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
@@ -30,6 +31,7 @@ const inputVideoPart = z.object({
     z.object({ url: z.string() }),
   ]),
 });
+// at most maxContentParts parts: checked on the message list (a check inside the union would report "Invalid input")
 const contentSchema = z.union([
   z.string(),
   z.array(z.discriminatedUnion("type", [textPart, imagePart, videoPart, inputVideoPart])),
@@ -83,7 +85,8 @@ const sampling = {
 
 export const chatSchema = z.strictObject({
   ...sampling,
-  messages: z.array(messageSchema).min(1),
+  messages: limitedArray(messageSchema, REQUEST_LIMITS.maxMessages, "messages", "maxMessages").min(1)
+    .superRefine(checkContentParts),
   max_completion_tokens: z.number().int().min(0).nullish(),
   logprobs: z.boolean().nullish(),
   top_logprobs: z.number().int().min(0).max(20).nullish(),
@@ -100,7 +103,7 @@ export const chatSchema = z.strictObject({
       }),
     }),
   ]).nullish(),
-  tools: z.array(toolSchema).nullish(),
+  tools: limitedArray(toolSchema, REQUEST_LIMITS.maxTools, "tools", "maxTools").nullish(),
   tool_choice: z.union([
     z.enum(["auto", "none", "required"]),
     z.object({ type: z.literal("function"), function: z.object({ name: z.string() }) }),
@@ -120,7 +123,11 @@ export const chatSchema = z.strictObject({
 
 export const completionSchema = z.strictObject({
   ...sampling,
-  prompt: z.union([z.string(), z.array(z.string()).length(1), z.array(z.number().int()).min(1)]),
+  prompt: z.union([
+    promptString,
+    z.array(promptString).length(1),
+    z.array(z.number().int()).min(1).max(REQUEST_LIMITS.maxPromptChars),
+  ]),
   logprobs: z.number().int().min(0).max(20).nullish(),
   echo: z.literal(false).nullish(),
   best_of: z.literal(1).nullish(),

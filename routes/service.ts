@@ -31,6 +31,8 @@ export interface ServiceOptions {
   maxVideos: number;
   maxVideoBytes: number;
   maxVideoSeconds: number;
+  /** fetch image and video URLs on loopback, private, link-local or reserved addresses (off by default: SSRF) */
+  allowPrivateUrls?: boolean;
   logLevel?: "debug" | "info" | "warn" | "error" | "none";
 }
 

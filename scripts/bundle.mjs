@@ -45,7 +45,7 @@ if (!browserOnly) {
       mod: "mod.ts",
       cli: "cli.ts",
       worker: "engine/ts/worker.ts",
-      "video-decode-worker": "engine/ts/video/decode-worker.ts", // decoder-client.ts starts it
+      "media-worker": "engine/ts/media/worker.ts", // media/connection.ts starts it
       ...Object.fromEntries(extra.map((e) => [e.replace(/\.ts$/, "").replaceAll("/", "_"), e])),
     },
     outdir: "dist/node",
@@ -63,7 +63,7 @@ const browser = await esbuild.build({
   entryPoints: {
     mod: "mod.ts",
     worker: "engine/ts/worker.ts",
-    "video-decode-worker": "engine/ts/video/decode-worker.ts",
+    "media-worker": "engine/ts/media/worker.ts",
   },
   outdir: browserDir,
   plugins: [browserPlatform],

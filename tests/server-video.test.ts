@@ -40,6 +40,7 @@ before(async () => {
     dirname(clip),
     "--max-video-mb",
     "1",
+    "--allow-private-urls", // the video URLs below are on 127.0.0.1
   ]);
   openai = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
   files = createServer((req, res) => {

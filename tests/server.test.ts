@@ -142,6 +142,7 @@ for (const runtime of (process.env.MCE_SERVER_RUNTIMES?.split(",") ?? ["deno", "
       ORIGIN,
       "--media-dir",
       m.dir,
+      "--allow-private-urls", // the image URLs are on 127.0.0.1
     ], withKey ? { MINICPMV_EDGE_API_KEY: KEY } : {});
     openai = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: withKey ? KEY : "unused", maxRetries: 0 });
     ollama = new Ollama({ host: server.url, headers: auth });

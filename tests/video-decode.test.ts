@@ -16,7 +16,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { InvalidRequestError, VideoDecodeError } from "../engine/ts/errors.ts";
-import { VideoDecoder } from "../engine/ts/video/decoder-client.ts";
+import { MediaDecoder } from "../engine/ts/media/client.ts";
 import { decodeFrames, openVideo, probeVideo } from "../engine/ts/video/decoder.ts";
 import { ROOT, run } from "./helpers.ts";
 
@@ -220,7 +220,7 @@ test("the decoder seeks only when the next frame's keyframe lies beyond its posi
 
 test("the worker-backed decoder gives the same metadata and frames", async () => {
   const bytes = readFileSync(media("vp9.webm"));
-  const decoder = await VideoDecoder.create();
+  const decoder = MediaDecoder.create();
   try {
     const seen: number[] = [];
     const info = await decoder.probe(bytes);

@@ -1,5 +1,5 @@
 /**
- * Decodes frames of a video through the worker-backed decoder (engine/ts/video/decoder-client.ts)
+ * Decodes frames of a video through the worker-backed decoder (engine/ts/media/client.ts)
  * on whatever runtime runs this file and prints the metadata and each frame's SHA-256 as JSON, so
  * tests/video-decode.test.ts can check that Deno and Bun (sources) and Node.js (esbuild bundle)
  * decode the same bytes. Usage: video-frames.ts FILE INDEX...
@@ -7,11 +7,11 @@
 
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { VideoDecoder } from "../engine/ts/video/decoder-client.ts";
+import { MediaDecoder } from "../engine/ts/media/client.ts";
 
 // deno-lint-ignore no-process-global
 const [file, ...indices] = process.argv.slice(2);
-const decoder = await VideoDecoder.create();
+const decoder = MediaDecoder.create();
 try {
   const bytes = readFileSync(file);
   let info;

@@ -91,21 +91,30 @@ export function samplerParams(o: SamplingOptions): SamplerParams {
   };
 }
 
-/** Holds back text that could be the start of a stop string. */
+/**
+ * Holds back text that could be the start of a stop string. When several stop strings complete
+ * in the same text, the output ends at the earliest one in the text (as llama-server), whatever
+ * their order in the list. An empty stop string would match before any text: it is ignored.
+ */
 export class StopMatcher {
   private pending = "";
-  constructor(private stops: string[]) {}
+  private stops: string[];
+  constructor(stops: readonly string[]) {
+    this.stops = stops.filter((s) => s.length > 0);
+  }
 
   /** Returns [text safe to emit, whether a stop string was hit]. */
   push(text: string): [string, boolean] {
     this.pending += text;
+    let first = -1;
     for (const s of this.stops) {
       const i = this.pending.indexOf(s);
-      if (i >= 0) {
-        const out = this.pending.slice(0, i);
-        this.pending = "";
-        return [out, true];
-      }
+      if (i >= 0 && (first < 0 || i < first)) first = i;
+    }
+    if (first >= 0) {
+      const out = this.pending.slice(0, first);
+      this.pending = "";
+      return [out, true];
     }
     let keep = 0;
     for (const s of this.stops) {

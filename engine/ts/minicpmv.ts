@@ -14,16 +14,14 @@ import { isRemoteRef } from "./hub/refs.ts";
 import { checkMemoryBudget } from "./memory-budget.ts";
 import { type Context, inspectModelSource, Model, type ModelSource } from "./model.ts";
 import { type FetchLimits, loadMediaBytes, type MediaInput } from "./media-source.ts";
-import { VideoDecoder } from "./video/decoder-client.ts";
+import { MediaDecoder } from "./media/client.ts";
 import type { VideoLimits } from "./video/decoder.ts";
 import { encodeVideo } from "./video/encode.ts";
 import { expandVideos, VIDEO_MARKER, videoPlaceholderRuns } from "./video/layout.ts";
 import { planVideo, type VideoMeta, type VideoPlan, type VideoPlanOptions } from "./video/plan.ts";
-import { decodeImage } from "./vision/decode.ts";
 import { contentHash, EncodeCache, tileKey } from "./vision/encode-cache.ts";
 import { expandImages, IMAGE_MARKER, placeholderRuns } from "./vision/layout.ts";
-import { type ImagePlan, planImage } from "./vision/plan.ts";
-import { imageTiles } from "./vision/preprocess.ts";
+import type { ImagePlan } from "./vision/plan.ts";
 import { VisionModel } from "./vision/vision-model.ts";
 
 export type ContentPart =
@@ -117,11 +115,19 @@ function singleFile(source: string | Blob[]): string | Blob {
   return source[0];
 }
 
+/** The values of `promises` once all have settled; throws the first rejection in their order, not in time. */
+async function allInOrder<T>(promises: Promise<T>[]): Promise<T[]> {
+  return (await Promise.allSettled(promises)).map((r) => {
+    if (r.status === "rejected") throw r.reason;
+    return r.value;
+  });
+}
+
 export class MiniCPMV {
   readonly cache: EncodeCache;
   private queue: Promise<unknown> = Promise.resolve();
-  /** the video decoder's worker, started by the first video */
-  private decoder: Promise<VideoDecoder> | undefined;
+  /** the media workers that decode and tile images and videos, started by the first one */
+  private media: MediaDecoder | undefined;
   private videoInfos = new Map<string, VideoMeta>();
 
   private constructor(
@@ -177,11 +183,10 @@ export class MiniCPMV {
     return new MiniCPMV(engine, model, vision, context, o.encodeCacheBytes);
   }
 
-  /** Stops the video decoder's worker (the engine is the caller's). */
+  /** Stops the media workers (the engine is the caller's). */
   close(): void {
-    const decoder = this.decoder;
-    this.decoder = undefined;
-    decoder?.then((d) => d.terminate(), () => {});
+    this.media?.terminate();
+    this.media = undefined;
   }
 
   /**
@@ -247,22 +252,28 @@ export class MiniCPMV {
       loaded(images, o.fetch, "image"),
       loaded(videos, o.videoFetch ?? o.fetch, "video"),
     ]);
-    const decoded = [];
-    for (const p of imageFiles) decoded.push(await decodeImage(p.bytes, { maxPixels: o.maxImagePixels }));
-    const plans = decoded.map((img) => planImage({ width: img.width, height: img.height }, o));
+    const vision = this.vision!; // there whenever there are images or videos (checked above)
+    // images are decoded, planned and cut into tiles in the media workers, side by side
+    const tiledImages = await allInOrder(imageFiles.map((p) =>
+      this.mediaDecoder().tileImage(p.bytes, {
+        maxPixels: o.maxImagePixels,
+        plan: { downsampleMode: o.downsampleMode, maxSliceNums: o.maxSliceNums, useImageId: o.useImageId },
+        mean: vision.info.imageMean,
+        std: vision.info.imageStd,
+      })
+    ));
+    const plans = tiledImages.map((r) => r.plan);
     const videoPlans: VideoPlan[] = [];
     for (const v of videoFiles) videoPlans.push(planVideo(await this.videoInfo(v.bytes, v.hash, o.videoLimits), o));
 
     const tokens = await this.model.tokenize(expandVideos(expandImages(rendered, plans), videoPlans));
     const input: PromptInput = { tokens, embeddings: [] };
-    const vision = this.vision!;
     if (plans.length) {
       const starts = placeholderRuns(tokens, this.placeholderId(IMAGE_MARKER), plans);
       let run = 0;
       for (const [k, plan] of plans.entries()) {
         stats.imageTokens += plan.imageTokens;
-        const tiles = imageTiles(decoded[k], plan, vision.info.imageMean, vision.info.imageStd);
-        for (const [t, tile] of tiles.entries()) {
+        for (const [t, tile] of tiledImages[k].tiles.entries()) {
           const key = tileKey(imageFiles[k].hash, plan, t, vision.info.file);
           let data = this.cache.get(key);
           if (data) stats.tilesCached++;
@@ -284,7 +295,7 @@ export class MiniCPMV {
         const embeddings = await encodeVideo({
           ...file,
           plan,
-          decoder: await this.videoDecoder(),
+          media: this.mediaDecoder(),
           vision,
           cache: this.cache,
           limits: o.videoLimits,
@@ -309,19 +320,15 @@ export class MiniCPMV {
     return id;
   }
 
-  private videoDecoder(): Promise<VideoDecoder> {
-    if (!this.decoder) {
-      const decoder = this.decoder = VideoDecoder.create();
-      decoder.catch(() => this.decoder === decoder && (this.decoder = undefined));
-    }
-    return this.decoder;
+  private mediaDecoder(): MediaDecoder {
+    return this.media ??= MediaDecoder.create();
   }
 
   /** Container metadata, remembered by content so a second question about a video opens nothing. */
   private async videoInfo(bytes: Uint8Array, hash: string, limits?: VideoLimits): Promise<VideoMeta> {
     const known = this.videoInfos.get(hash);
     if (known) return known;
-    const { fps, frameCount, width, height } = await (await this.videoDecoder()).probe(bytes, limits);
+    const { fps, frameCount, width, height } = await this.mediaDecoder().probe(bytes, limits);
     // the duration as transformers' PyAV and decord loaders (and vLLM's OpenCV one) compute it: frames / fps,
     // not the container's, which a longer audio track can stretch (docs/input-pipeline.md, "Video")
     const meta = { durationSeconds: frameCount / fps, fps, frameCount, width, height };

@@ -165,8 +165,8 @@ test("ollama: tool_choice, format and options", () => {
     "auto",
     { name: "get_weather" },
   ]);
-  assert.deepEqual(ollama.jsonConstraint("json"), {});
-  assert.deepEqual(ollama.jsonConstraint({ type: "object" }), { schema: { type: "object" } });
+  assert.deepEqual(ollama.jsonConstraint("json"), { param: "format" });
+  assert.deepEqual(ollama.jsonConstraint({ type: "object" }), { schema: { type: "object" }, param: "format" });
   assert.equal(ollama.jsonConstraint(""), undefined);
   assert.equal(ollama.jsonConstraint(undefined), undefined);
   const o = ollama.chatOptions({ num_predict: -1, seed: -2, top_k: 5, downsample_mode: "4x", mirostat: 1 });
@@ -180,7 +180,10 @@ test("ollama: /api/chat and templated /api/generate as chat jobs", () => {
     ollama.chatSchema.parse({ model: "m", messages: [], think: "high", format: "json", tool_choice: "f" }),
     signal,
   );
-  assert.deepEqual([chat.thinking, chat.json, chat.toolChoice, chat.tools], [true, {}, { name: "f" }, undefined]);
+  assert.deepEqual(
+    [chat.thinking, chat.json, chat.toolChoice, chat.tools],
+    [true, { param: "format" }, { name: "f" }, undefined],
+  );
   const body = { model: "m", prompt: "p", system: "s", images: ["QQ=="] };
   const gen = ollama.generateJob(ollama.generateSchema.parse(body), signal);
   assert.deepEqual(gen.messages, [

@@ -4,8 +4,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Hono } from "hono";
 import { z } from "zod";
-import { readBody, stopSchema, toolSchema } from "../../routes/body.ts";
+import { readBody, toolSchema } from "../../routes/body.ts";
 import { HttpError } from "../../routes/errors.ts";
+import { stopSchema } from "../../routes/limits.ts";
 
 /** Posts `body` to a handler that reads it against `schema`: the parsed value, or the HttpError's fields. */
 async function read(schema: z.ZodType, body: string) {

@@ -52,3 +52,22 @@ test("multi-byte text: held back and released by UTF-16 units, never split insid
   assert.deepEqual(m.push("fi"), ["", false]);
   assert.deepEqual(m.push("n» après"), ["", true]);
 });
+
+test("two stop strings completing in one piece: the cut is at the earliest in the text, not the first listed", () => {
+  const m = new StopMatcher(["END", "\n"]);
+  assert.deepEqual(m.push("one\ntwo END"), ["one", true]);
+  const n = new StopMatcher(["xyz", "b"]);
+  assert.deepEqual(n.push("a"), ["a", false]);
+  assert.deepEqual(n.push("bxyz"), ["", true], "'b' starts before 'xyz'");
+  const o = new StopMatcher(["cd", "abcd"]);
+  assert.deepEqual(o.push("xxab"), ["xx", false]);
+  assert.deepEqual(o.push("cd"), ["", true], "'abcd' starts before 'cd'");
+});
+
+test("an empty stop string is ignored instead of ending the output before any text", () => {
+  const m = new StopMatcher(["", "END"]);
+  assert.deepEqual(m.push("hello"), ["hello", false]);
+  assert.deepEqual(m.push(" END"), [" ", true]);
+  const only = new StopMatcher([""]);
+  assert.deepEqual(only.push("text"), ["text", false]);
+});

@@ -58,12 +58,15 @@ export function typeLayout(type: number): [number, number] | undefined {
   return TYPE_LAYOUT[type];
 }
 
-/** Bytes taken by a tensor of the given type and shape, or undefined for an unknown type. */
+/**
+ * Bytes taken by a tensor of the given type and shape (no dimensions: one element, as in ggml),
+ * or undefined for an unknown type or rows that are not whole blocks.
+ */
 export function tensorBytes(type: number, shape: readonly number[]): number | undefined {
   const layout = TYPE_LAYOUT[type];
   if (!layout) return undefined;
   const [blockElems, blockBytes] = layout;
-  if (shape[0] % blockElems !== 0) return undefined;
+  if ((shape[0] ?? 1) % blockElems !== 0) return undefined;
   const n = shape.reduce((a, b) => a * b, 1);
   return (n / blockElems) * blockBytes;
 }

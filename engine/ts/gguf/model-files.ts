@@ -1,6 +1,8 @@
 /** Validates a model given as one GGUF file or a split set, before any byte reaches the engine. */
 
 import { GgufError } from "../errors.ts";
+import { CLIP_KEY_TYPES } from "./clip-keys.ts";
+import { ValueType } from "./format.ts";
 import { type ByteSource, type GgufHeader, metaNumber, readGgufHeader } from "./reader.ts";
 
 /** llama.cpp's split naming: <prefix>-00001-of-00003.gguf */
@@ -69,7 +71,26 @@ export async function validateModelSources(sources: ByteSource[], kind: ModelKin
   return { kind, paths, headers, totalBytes: sources.reduce((a, s) => a + s.size, 0), architecture };
 }
 
+/** llama-gguf-split's types; llama.cpp reads split.no of later shards with an asserting getter. */
+const SPLIT_KEY_TYPES: [string, ValueType][] = [
+  ["split.no", ValueType.UINT16],
+  ["split.count", ValueType.UINT16],
+  ["split.tensors.count", ValueType.INT32],
+];
+
 export function checkSplitSet(paths: string[], headers: GgufHeader[]): void {
+  headers.forEach((h, i) => {
+    for (const [key, want] of SPLIT_KEY_TYPES) {
+      const type = h.metadataTypes.get(key)?.type ?? (h.skipped?.has(key) ? ValueType.ARRAY : undefined);
+      if (type !== undefined && type !== want) {
+        throw new GgufError(
+          "split_mismatch",
+          paths[i],
+          `${key} is stored as ${ValueType[type] ?? type}, not ${ValueType[want]}`,
+        );
+      }
+    }
+  });
   const count = metaNumber(headers[0], "split.count");
   if (paths.length === 1) {
     if (count !== undefined && count > 1) {
@@ -140,6 +161,38 @@ function checkArchitecture(path: string, h: GgufHeader, kind: ModelKind): string
         `projector type is ${String(projector)}; expected ${want.describe}`,
       );
     }
+    checkClipKeyTypes(path, h);
+    // clip.cpp asserts it (GGML_ASSERT aborts the engine): 4 for 16x, 2 for 4x
+    const merge = h.metadata.get("clip.vision.projector.scale_factor");
+    if (merge !== undefined && merge !== 2 && merge !== 4) {
+      throw new GgufError(
+        "bad_metadata",
+        path,
+        `clip.vision.projector.scale_factor is ${merge}; expected 4 (16x) or 2 (4x)`,
+      );
+    }
+  } else {
+    // llama.cpp asserts 0 < n_layer <= LLAMA_MAX_LAYERS (an abort, not a failed load)
+    const layers = h.metadata.get(`${arch}.block_count`);
+    if (
+      layers !== undefined && !(typeof layers === "number" && Number.isInteger(layers) && layers >= 1 && layers <= 512)
+    ) {
+      throw new GgufError("bad_metadata", path, `${arch}.block_count is ${layers}; expected 1 to 512 layers`);
+    }
   }
   return arch;
+}
+
+/** A mistyped key clip.cpp reads would abort the engine (its getters assert the type): refuse it here. */
+function checkClipKeyTypes(path: string, h: GgufHeader): void {
+  for (const [key, want] of CLIP_KEY_TYPES) {
+    const type = h.metadataTypes.get(key)?.type ?? (h.skipped?.has(key) ? ValueType.ARRAY : undefined);
+    if (type !== undefined && type !== want) {
+      throw new GgufError(
+        "bad_metadata",
+        path,
+        `${key} is stored as ${ValueType[type] ?? type}; the mmproj loader needs ${ValueType[want]}`,
+      );
+    }
+  }
 }

@@ -114,8 +114,15 @@ class Cursor {
   i64() {
     return this.view.getBigInt64(this.at(8), true);
   }
+  /** the next u64, without moving past it (the caller checked it is buffered) */
+  peekU64() {
+    return this.view.getBigUint64(this.pos - this.start, true);
+  }
+  /** length of the last byte run taken by bytes(): a string's size in bytes */
+  lastStringBytes = 0;
   bytes(n: number) {
     const i = this.at(n);
+    this.lastStringBytes = n;
     return this.buf.subarray(i, i + n);
   }
   /** moves past n bytes without reading them (the next need() refills from there) */
@@ -138,12 +145,22 @@ const SCALAR_SIZE: Partial<Record<ValueType, number>> = {
   [ValueType.FLOAT64]: 8,
 };
 
-/** Counts above this are not a real header: refuse rather than allocate. */
-const MAX_COUNT = 1 << 28;
+/**
+ * The fewest bytes a metadata pair (key length, a 1-byte key, type, a 1-byte value) and a tensor
+ * info (name length, empty name, dimension count, type, offset) take: a header's counts are
+ * checked against the bytes left before anything is allocated for them.
+ */
+const MIN_KV_BYTES = 14n;
+const MIN_TENSOR_BYTES = 24n;
+/** ggml's GGML_MAX_NAME: tensor names are at most 63 bytes */
+const MAX_TENSOR_NAME = 63;
+const MAX_DIMS = 4;
 
 export async function readGgufHeader(src: ByteSource, options: ReadOptions = {}): Promise<GgufHeader> {
   const c = new Cursor(src);
   const bad = (msg: string) => new GgufError("bad_metadata", src.name, msg);
+  /** bytes from the cursor to the end of the file */
+  const left = () => BigInt(Math.max(0, src.size - c.pos));
 
   if (src.size < 4) throw new GgufError("not_gguf", src.name, "not a GGUF file (too short)");
   await c.need(4);
@@ -157,15 +174,36 @@ export async function readGgufHeader(src: ByteSource, options: ReadOptions = {})
       `unsupported GGUF version ${version} (supported: ${SUPPORTED_VERSIONS.join(", ")})`,
     );
   }
-  const nTensors = Number(c.u64());
-  const nKv = Number(c.u64());
-  if (nTensors > MAX_COUNT || nKv > MAX_COUNT) throw bad("implausible tensor or metadata count");
+  const tensorCount = c.u64();
+  const kvCount = c.u64();
+  const claims = (what: string) =>
+    new GgufError("truncated", src.name, `header claims ${what}, more than the ${left()} bytes after it can hold`);
+  if (kvCount * MIN_KV_BYTES > left()) throw claims(`${kvCount} metadata pairs`);
+  if (tensorCount * MIN_TENSOR_BYTES > left()) throw claims(`${tensorCount} tensors`);
+  const nTensors = Number(tensorCount);
+  const nKv = Number(kvCount);
 
-  const str = async (): Promise<string> => {
+  /** a length-prefixed string, refused before reading when it would run past the end of the file */
+  const str = async (what: string): Promise<string> => {
     await c.need(8);
-    const len = Number(c.u64());
-    if (len > MAX_COUNT) throw bad("implausible string length");
-    await c.need(len);
+    const at = c.pos;
+    const len = c.u64();
+    if (len > left()) {
+      throw new GgufError(
+        "truncated",
+        src.name,
+        `${what}: string of ${len} bytes at offset ${at} runs past the end of the file (${src.size} bytes)`,
+      );
+    }
+    if (c.available < Number(len)) await c.need(Number(len));
+    return decoder.decode(c.bytes(Number(len)));
+  };
+  /** the next string when it is already buffered (no await per vocabulary entry), else undefined */
+  const bufferedStr = (): string | undefined => {
+    if (c.available < 8) return undefined;
+    const len = Number(c.peekU64());
+    if (c.available < 8 + len) return undefined;
+    c.skip(8);
     return decoder.decode(c.bytes(len));
   };
 
@@ -198,78 +236,110 @@ export async function readGgufHeader(src: ByteSource, options: ReadOptions = {})
     }
   };
 
-  const value = async (t: ValueType): Promise<GgufValue> => {
-    if (t === ValueType.STRING) return await str();
-    if (t === ValueType.ARRAY) throw bad("nested arrays are not supported");
-    const size = SCALAR_SIZE[t];
-    if (size === undefined) throw bad(`unknown metadata value type ${t}`);
-    await c.need(size);
-    return scalar(t);
-  };
-
   const metadata = new Map<string, GgufValue>();
   const metadataTypes = new Map<string, { type: ValueType; itemType?: ValueType }>();
   const skipped = new Map<string, number>();
+  const keys = new Set<string>();
   for (let i = 0; i < nKv; i++) {
-    const key = await str();
+    const key = await str(`metadata key ${i}`);
+    if (key === "") throw bad(`metadata key ${i} is empty`);
+    if (keys.has(key)) throw bad(`duplicate metadata key ${key}`);
+    keys.add(key);
     await c.need(4);
     const type = c.u32() as ValueType;
     if (type === ValueType.ARRAY) {
       await c.need(12);
       const itemType = c.u32() as ValueType;
-      const n = Number(c.u64());
-      if (n > MAX_COUNT) throw bad(`implausible array length for ${key}`);
+      const count = c.u64();
+      if (itemType === ValueType.ARRAY) throw bad(`${key}: nested arrays are not supported`);
       const size = SCALAR_SIZE[itemType];
+      if (size === undefined && itemType !== ValueType.STRING) {
+        throw bad(`${key}: unknown metadata value type ${itemType}`);
+      }
+      // each item takes at least its size (a string, its 8-byte length): refuse counts the file cannot hold
+      if (count * BigInt(size ?? 8) > left()) {
+        throw new GgufError(
+          "truncated",
+          src.name,
+          `${key}: array of ${count} items runs past the end of the file (${left()} bytes left)`,
+        );
+      }
+      const n = Number(count);
       if (options.lean && n > LEAN_MAX_ITEMS) {
         if (size !== undefined) c.skip(n * size);
-        else if (itemType !== ValueType.STRING) throw bad(`unknown metadata value type ${itemType}`);
         else {
           for (let j = 0; j < n; j++) {
             await c.need(8);
-            const len = Number(c.u64());
-            if (len > MAX_COUNT) throw bad("implausible string length");
-            c.skip(len);
+            const len = c.u64();
+            if (len > left()) {
+              throw new GgufError("truncated", src.name, `${key}: item ${j} runs past the end of the file`);
+            }
+            c.skip(Number(len));
           }
         }
         skipped.set(key, n);
         continue;
       }
-      const items: GgufValue[] = new Array(n);
+      // grown as items are read, so memory follows the bytes actually there, not the count claimed
+      const items: GgufValue[] = [];
       if (size !== undefined) {
         await c.need(n * size);
-        for (let j = 0; j < n; j++) items[j] = scalar(itemType);
+        for (let j = 0; j < n; j++) items.push(scalar(itemType));
       } else {
-        for (let j = 0; j < n; j++) items[j] = await value(itemType);
+        for (let j = 0; j < n; j++) items.push(bufferedStr() ?? await str(`${key} item ${j}`));
       }
       metadata.set(key, items);
       metadataTypes.set(key, { type, itemType });
+    } else if (type === ValueType.STRING) {
+      metadata.set(key, await str(key));
+      metadataTypes.set(key, { type });
     } else {
-      metadata.set(key, await value(type));
+      const size = SCALAR_SIZE[type];
+      if (size === undefined) throw bad(`${key}: unknown metadata value type ${type}`);
+      await c.need(size);
+      metadata.set(key, scalar(type));
       metadataTypes.set(key, { type });
     }
   }
 
   const tensors: TensorInfo[] = [];
+  const names = new Set<string>();
   for (let i = 0; i < nTensors; i++) {
-    const name = await str();
+    const name = await str(`tensor ${i} name`);
+    const nameBytes = c.lastStringBytes;
+    if (nameBytes > MAX_TENSOR_NAME) {
+      throw bad(`tensor ${i} name is ${nameBytes} bytes (at most ${MAX_TENSOR_NAME}): ${name.slice(0, 80)}`);
+    }
+    if (names.has(name)) throw bad(`duplicate tensor name ${name}`);
+    names.add(name);
     await c.need(4);
     const nDims = c.u32();
-    if (nDims > 4) throw bad(`tensor ${name} has ${nDims} dimensions`);
+    if (nDims > MAX_DIMS) throw bad(`tensor ${name} has ${nDims} dimensions (at most ${MAX_DIMS})`);
     await c.need(nDims * 8 + 12);
     const shape: number[] = [];
-    for (let d = 0; d < nDims; d++) shape.push(Number(c.u64()));
+    for (let d = 0; d < nDims; d++) {
+      const dim = c.u64();
+      if (dim > BigInt(Number.MAX_SAFE_INTEGER)) throw bad(`tensor ${name} has an implausible dimension ${dim}`);
+      shape.push(Number(dim));
+    }
     const type = c.u32();
     const offset = Number(c.u64());
     tensors.push({ name, shape, type, offset });
   }
 
-  const alignment = Number(metadata.get("general.alignment") ?? GGUF_DEFAULT_ALIGNMENT);
+  const alignment = readAlignment(metadata, metadataTypes, skipped, bad);
   const dataOffset = alignUp(c.pos, alignment);
+  // llama.cpp's rule: tensor data follows in header order, each at the next aligned offset
   let dataSize = 0;
+  let expected = 0;
   for (const t of tensors) {
     const bytes = tensorBytes(t.type, t.shape);
     if (bytes === undefined) throw bad(`tensor ${t.name} has unsupported type ${t.type} or shape [${t.shape}]`);
-    dataSize = Math.max(dataSize, t.offset + bytes);
+    if (t.offset !== expected) {
+      throw bad(`tensor ${t.name} has data offset ${t.offset}, expected ${expected} (in order, ${alignment}-aligned)`);
+    }
+    dataSize = t.offset + bytes;
+    expected = alignUp(dataSize, alignment);
   }
   if (tensors.length > 0 && dataOffset + dataSize > src.size) {
     throw new GgufError(
@@ -288,6 +358,22 @@ export async function readGgufHeader(src: ByteSource, options: ReadOptions = {})
     dataSize,
     ...(options.lean ? { skipped } : {}),
   };
+}
+
+/** general.alignment: a UINT32 power of two when present (llama.cpp refuses anything else), default 32. */
+function readAlignment(
+  metadata: Map<string, GgufValue>,
+  types: Map<string, { type: ValueType }>,
+  skipped: Map<string, number>,
+  bad: (msg: string) => GgufError,
+): number {
+  const key = "general.alignment";
+  if (!metadata.has(key) && !skipped.has(key)) return GGUF_DEFAULT_ALIGNMENT;
+  const v = metadata.get(key);
+  if (types.get(key)?.type !== ValueType.UINT32 || typeof v !== "number" || v === 0 || (v & (v - 1)) !== 0) {
+    throw bad(`${key} must be a power of two stored as UINT32, got ${String(v)}`);
+  }
+  return v;
 }
 
 /** Typed metadata access with a clear error naming the file and key. */

@@ -24,8 +24,26 @@ export const isServerRuntime: boolean = false;
 
 export { hardwareConcurrency };
 
+/** Bytes of valid base64 text (the caller validates). */
+export function decodeBase64(text: string): Uint8Array {
+  const bin = atob(text);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
 /** A fetch with `redirect: "manual"` gives an opaque response here: browsers follow redirects. */
 export const readsRedirects: boolean = false;
+
+/** Browsers cannot resolve host names (callers judge literal addresses only). */
+export function resolveHost(_hostname: string): Promise<string[] | undefined> {
+  return Promise.resolve(undefined);
+}
+
+/** A page cannot list the machine's addresses. */
+export function localAddresses(): Promise<string[]> {
+  return Promise.resolve([]);
+}
 
 const noFiles = () => new InvalidRequestError("loading by path needs Deno, Bun or Node.js; pass a Blob");
 

@@ -3,7 +3,7 @@
  * scripts/build-ffmpeg.sh from engine/video-wasm/shim.c) into the current thread, once, and types
  * its mce_video_* exports. The bytes of a video reach the shim through one read callback
  * (`mceVideoRead`), served here from registered readers, so a video is never copied whole into
- * the wasm heap. Meant for a worker (decode-worker.ts): decoding blocks the thread it runs on.
+ * the wasm heap. Meant for a worker (media/worker.ts): decoding blocks the thread it runs on.
  */
 
 import { prepareEmscripten, readBytes } from "../platform/index.ts";

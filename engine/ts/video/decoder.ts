@@ -2,7 +2,7 @@
  * Video decoding on the current thread with our FFmpeg-subset WASM (decoder-module.ts): container
  * metadata and the frame table (`probeVideo`), then selected frames as RGB24, one at a time
  * (`decodeFrames`, `openVideo`). Decoding blocks the thread, so callers use it from a worker:
- * decode-worker.ts runs it there and decoder-client.ts is the asynchronous client. Policy lives
+ * media/worker.ts runs it there and media/client.ts is the asynchronous client. Policy lives
  * here, not in the C shim: the limits, which errors mean what, the order frames come out in.
  */
 

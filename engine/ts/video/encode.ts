@@ -2,19 +2,16 @@
  * The embeddings of one video's units, in prompt order: each unit (a main frame or a composite) is
  * built from its decoded frames, cut into tiles like an image and encoded by the vision model.
  * Tiles come from the encode cache when that content was encoded before, so a second question
- * about the same video decodes and encodes nothing. Frames are decoded in increasing order in
- * the decoder's own worker, one ahead of the encoder, and a frame is dropped as soon as every
- * unit that uses it is encoded: memory holds the frames of unfinished units only.
+ * about the same video decodes and encodes nothing. Decoding, building the units and cutting the
+ * tiles happen in a media worker (media/video-units.ts), where the frames stay; units arrive as
+ * tiles as soon as their last frame is decoded, one ahead of the encoder.
  */
 
 import { VideoDecodeError } from "../errors.ts";
+import type { MediaDecoder } from "../media/client.ts";
 import type { EncodeCache } from "../vision/encode-cache.ts";
 import { tileKey } from "../vision/encode-cache.ts";
-import { imageTiles } from "../vision/preprocess.ts";
-import type { RgbImage } from "../vision/resize.ts";
 import type { VisionModel } from "../vision/vision-model.ts";
-import { unitImage } from "./composite.ts";
-import type { VideoDecoder } from "./decoder-client.ts";
 import type { VideoLimits } from "./decoder.ts";
 import type { VideoPlan, VideoUnit } from "./plan.ts";
 
@@ -22,7 +19,7 @@ export interface VideoEncodeStats {
   framesDecoded: number;
   tilesCached: number;
   tilesEncoded: number;
-  /** time spent waiting for decoded frames (decoding overlaps encoding otherwise) */
+  /** time spent waiting for the media worker's units (decoding and tiling overlap encoding otherwise) */
   decodeMs: number;
 }
 
@@ -31,7 +28,7 @@ export interface VideoEncodeInput {
   /** content hash of the bytes (encode-cache key) */
   hash: string;
   plan: VideoPlan;
-  decoder: VideoDecoder;
+  media: MediaDecoder;
   vision: VisionModel;
   cache: EncodeCache;
   limits?: VideoLimits;
@@ -49,32 +46,14 @@ export async function encodeVideo(v: VideoEncodeInput, stats: VideoEncodeStats):
   stats.tilesCached += out.flat().filter(Boolean).length;
   if (todo.length === 0) return out.flat() as Float32Array[];
 
-  // frame -> the unfinished units that use it; a unit is encoded as soon as its last frame arrives
-  const users = new Map<number, number[]>();
-  for (const k of todo) for (const f of plan.units[k].frames) users.set(f, [...(users.get(f) ?? []), k]);
-  const frames = new Map<number, RgbImage>();
-  const encodeUnit = async (k: number) => {
-    const unit = plan.units[k];
-    const tiles = imageTiles(unitImage(unit, frames), unit.image, vision.info.imageMean, vision.info.imageStd);
-    for (const [t, tile] of tiles.entries()) {
-      if (out[k][t]) continue;
-      const data = await vision.encodeTile(tile, unit.image.mode);
-      cache.set(tileKey(unitContent(unit), unit.image, t, vision.info.file), data);
-      out[k][t] = data;
-      stats.tilesEncoded++;
-    }
-  };
-  const onFrame = async (f: number) => {
-    for (const k of users.get(f)!) {
-      if (plan.units[k].frames.every((g) => frames.has(g))) await encodeUnit(k);
-    }
-    // frames whose units are all encoded are dropped (a unit's frames all precede its last one)
-    for (const g of [...frames.keys()]) {
-      if (users.get(g)!.every((k) => out[k].every(Boolean))) frames.delete(g);
-    }
-  };
-
-  const it = v.decoder.decodeFrames(v.bytes, users.keys(), v.limits)[Symbol.asyncIterator]();
+  const units = v.media.videoUnitTiles(
+    v.bytes,
+    todo.map((k) => plan.units[k]),
+    v.limits,
+    vision.info.imageMean,
+    vision.info.imageStd,
+  );
+  const it = units[Symbol.asyncIterator]();
   let pending = it.next();
   try {
     while (true) {
@@ -82,11 +61,17 @@ export async function encodeVideo(v: VideoEncodeInput, stats: VideoEncodeStats):
       const r = await pending;
       stats.decodeMs += performance.now() - t0;
       if (r.done) break;
-      pending = it.next(); // the decoder works on the next frame while this one is encoded
-      const { index, width, height, rgb } = r.value;
-      frames.set(index, { width, height, data: rgb });
-      stats.framesDecoded++;
-      await onFrame(index);
+      pending = it.next(); // the worker builds the next unit while this one is encoded
+      const k = todo[r.value.unit];
+      const unit = plan.units[k];
+      stats.framesDecoded += r.value.framesDecoded;
+      for (const [t, tile] of r.value.tiles.entries()) {
+        if (out[k][t]) continue;
+        const data = await vision.encodeTile(tile, unit.image.mode);
+        cache.set(tileKey(unitContent(unit), unit.image, t, vision.info.file), data);
+        out[k][t] = data;
+        stats.tilesEncoded++;
+      }
     }
   } finally {
     await pending.catch(() => {});
