@@ -210,3 +210,69 @@ test("a long video keeps its frame cap: 200 s at max_num_frames 16 plans and dec
   assert.equal(plan.units.length, 16);
   assert.equal(run.media.framesDecoded, 16);
 });
+
+/** h264-baseline.mp4 with one 32-bit field of an MP4 box overwritten (offset from the box's type). */
+function patchedMp4(box: string, offset: (version: number) => number, value: number): Uint8Array {
+  const b = new Uint8Array(readFileSync(testMedia("h264-baseline.mp4")));
+  const tag = new TextEncoder().encode(box);
+  const at = b.findIndex((_, i) => i > 3 && tag.every((c, k) => b[i + k] === c));
+  assert.ok(at > 0, `no ${box} box`);
+  new DataView(b.buffer).setUint32(at + offset(b[at + 4]), value);
+  return b;
+}
+
+test("headers that lie: 10^9 samples, 10^9 frames of timing, a zero time scale are typed errors", async () => {
+  const lies: [string, Uint8Array][] = [
+    ["stsz claims 10^9 samples", patchedMp4("stsz", () => 12, 1e9)],
+    ["stts claims 10^9 frames", patchedMp4("stts", () => 12, 1e9)],
+    ["mdhd time scale 0", patchedMp4("mdhd", (v) => 4 + (v === 1 ? 20 : 12), 0)],
+  ];
+  for (const [name, bytes] of lies) {
+    await assert.rejects(
+      mm.chat(ask([{ type: "video", video: bytes }]), { maxTokens: 1 }),
+      (e: Error) => e instanceof VideoDecodeError && /truncated|damaged|metadata/.test(e.message),
+      name,
+    );
+  }
+  const run = await mm.chat(ask([video(testMedia("h264-baseline.mp4"))]), { temperature: 0, maxTokens: 2 });
+  assert.equal((await run.generation.result).tokens.length, 2);
+});
+
+test("a 10-hour video: the frame cap bounds the work; a duration cap refuses it", async () => {
+  const dir = mkdtempSync(`${tmpdir()}/mce-10h-`);
+  try {
+    const file = `${dir}/ten-hours.mp4`;
+    execFileSync("ffmpeg", [
+      "-nostdin",
+      "-v",
+      "error",
+      "-f",
+      "lavfi",
+      "-i",
+      "testsrc2=size=32x32:rate=1:duration=36000",
+      "-c:v",
+      "libx264",
+      "-preset",
+      "ultrafast",
+      "-g",
+      "600",
+      "-pix_fmt",
+      "yuv420p",
+      file,
+    ]);
+    const run = await mm.chat(ask([video(file)]), { temperature: 0, maxTokens: 1, maxNumFrames: 16 });
+    await run.generation.result;
+    const [plan] = run.videoPlans;
+    assert.equal(plan.meta.frameCount, 36000);
+    assert.equal(plan.long, true);
+    assert.equal(run.media.framesDecoded, 16);
+    // 16 picks over the 10 Hz grid of 360,000 points: the first and the last second
+    assert.deepEqual([plan.decodeFrames[0], plan.decodeFrames[15]], [0, 35999]);
+    await assert.rejects(
+      mm.chat(ask([video(file)]), { maxTokens: 1, videoLimits: { maxDurationSeconds: 3600 } }),
+      (e: Error) => e instanceof VideoDecodeError && e.code === "too_long" && /3600/.test(e.message),
+    );
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
