@@ -27,12 +27,21 @@ export async function nativeSpeed(bin: string, model: string, threads: number, p
   };
 }
 
-/** Seconds per 448x448 tile (median of `reps` after one warm-up encode), and the embeddings. */
-export async function nativeEncodeTime(bin: string, mmproj: string, threads: number, merge: number, reps: number) {
+/**
+ * Seconds per tile (median of `reps` after one warm-up encode), and the embeddings; the tile is
+ * preprocessed (our pipeline's values), by default the bench's 448x448 tile.
+ */
+export async function nativeEncodeTime(
+  bin: string,
+  mmproj: string,
+  threads: number,
+  merge: number,
+  reps: number,
+  tile: { width: number; height: number; data: Float32Array } = benchTile(448),
+) {
   const dir = mkdtempSync(`${tmpdir()}/mce-bench-`);
   try {
-    const tile = benchTile(448);
-    writeFileSync(`${dir}/tile.f32`, new Uint8Array(tile.data.buffer));
+    writeFileSync(`${dir}/tile.f32`, new Uint8Array(tile.data.buffer, tile.data.byteOffset, tile.data.byteLength));
     const out = await sh(`${bin}/oracle`, [
       "encode",
       "--mmproj",
@@ -40,9 +49,9 @@ export async function nativeEncodeTime(bin: string, mmproj: string, threads: num
       "--tile",
       `${dir}/tile.f32`,
       "--width",
-      "448",
+      String(tile.width),
       "--height",
-      "448",
+      String(tile.height),
       "--merge",
       String(merge),
       "--threads",

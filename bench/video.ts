@@ -7,8 +7,7 @@
  * a prompt of the same length; native has no video decoder, so its TTFT counts no decoding.
  */
 
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { Engine } from "../engine/ts/engine.ts";
 import { MiniCPMV } from "../engine/ts/minicpmv.ts";
 import { unitImage } from "../engine/ts/video/composite.ts";
@@ -17,24 +16,27 @@ import type { VideoPlan } from "../engine/ts/video/plan.ts";
 import { imageTiles } from "../engine/ts/vision/preprocess.ts";
 import type { RgbImage } from "../engine/ts/vision/resize.ts";
 import { buildCacheDir } from "../cli/paths.ts";
-import { nativeSpeed } from "./native.ts";
+import { nativeEncodeTime, nativeSpeed } from "./native.ts";
 import { sh } from "./util.ts";
 
-/** The bench clip, written once with Debian's ffmpeg (a moving test pattern, x264 High, 2 s GOP). */
-export async function benchClip(): Promise<string> {
+/** A test-pattern clip (lavfi `source`, encoded with `encode`), written once with Debian's ffmpeg. */
+export async function benchMediaClip(name: string, source: string, encode: string[]): Promise<string> {
   const dir = `${buildCacheDir()}/bench-media`;
-  const file = `${dir}/clip-1280x720-30fps-10s.mp4`;
+  const file = `${dir}/${name}`;
   if (existsSync(file)) return file;
   mkdirSync(dir, { recursive: true });
-  await sh("ffmpeg", [
-    "-nostdin",
-    "-v",
-    "error",
-    "-y",
-    "-f",
-    "lavfi",
-    "-i",
-    "testsrc2=size=1280x720:rate=30:duration=10",
+  console.error(`writing ${file} ...`);
+  await sh("ffmpeg", ["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", source, ...encode, `${file}.tmp.mp4`])
+    .catch((e) => {
+      throw new Error(`writing bench clips needs Debian's ffmpeg (apt-get install ffmpeg): ${e.message}`);
+    });
+  await sh("mv", [`${file}.tmp.mp4`, file]);
+  return file;
+}
+
+/** The bench clip: a moving test pattern, 10 s 1280x720 30 fps, x264 High, 2 s GOP. */
+export function benchClip(): Promise<string> {
+  return benchMediaClip("clip-1280x720-30fps-10s.mp4", "testsrc2=size=1280x720:rate=30:duration=10", [
     "-c:v",
     "libx264",
     "-profile:v",
@@ -43,12 +45,7 @@ export async function benchClip(): Promise<string> {
     "yuv420p",
     "-g",
     "60",
-    `${file}.tmp.mp4`,
-  ]).catch((e) => {
-    throw new Error(`writing the bench clip needs Debian's ffmpeg (apt-get install ffmpeg): ${e.message}`);
-  });
-  await sh("mv", [`${file}.tmp.mp4`, file]);
-  return file;
+  ]);
 }
 
 export interface VideoBenchRun {
@@ -70,36 +67,6 @@ export interface VideoBenchRun {
   nativeTtftS: number;
 }
 
-/** Seconds to encode one preprocessed tile natively (one warm-up encode, then one timed). */
-async function nativeTileSeconds(bin: string, mmproj: string, tile: Float32Array, w: number, h: number, t: number) {
-  const dir = mkdtempSync(`${tmpdir()}/mce-bench-`);
-  try {
-    writeFileSync(`${dir}/tile.f32`, new Uint8Array(tile.buffer, tile.byteOffset, tile.byteLength));
-    const out = await sh(`${bin}/oracle`, [
-      "encode",
-      "--mmproj",
-      mmproj,
-      "--tile",
-      `${dir}/tile.f32`,
-      "--width",
-      String(w),
-      "--height",
-      String(h),
-      "--merge",
-      "4",
-      "--threads",
-      String(t),
-      "--repeat",
-      "2",
-      "--out",
-      `${dir}/embd.f32`,
-    ]);
-    return (JSON.parse(out).ms as number[])[1] / 1000;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 /** Native encode time of every unit's tiles: the same tiles, timed once per distinct shape. */
 async function nativeUnitsSeconds(
   bin: string,
@@ -116,7 +83,7 @@ async function nativeUnitsSeconds(
     for (const tile of imageTiles(unitImage(unit, frames), unit.image, mean, std)) {
       const shape = `${tile.width}x${tile.height}`;
       if (!perShape.has(shape)) {
-        perShape.set(shape, await nativeTileSeconds(bin, mmproj, tile.data, tile.width, tile.height, threads));
+        perShape.set(shape, (await nativeEncodeTime(bin, mmproj, threads, 4, 1, tile)).s); // one warm-up, one timed
       }
       total += perShape.get(shape)!;
     }

@@ -88,25 +88,21 @@ export async function startChat(service: ModelService, job: ChatJob): Promise<St
       "tool_choice",
     );
   }
+  // remote media: the same policy for images and videos, each with its own size cap
+  const fetchLimits = (maxBytes: number) => ({
+    maxBytes,
+    timeoutMs: service.options.imageFetchTimeoutMs,
+    allowFiles: service.options.mediaDir !== undefined,
+    allowPrivate: service.options.allowPrivateUrls === true,
+    signal: job.signal,
+  });
   const options: ChatOptions = {
     ...job.options,
     enableThinking: job.thinking,
     tools,
     signal: job.signal,
-    fetch: {
-      maxBytes: service.options.maxImageBytes,
-      timeoutMs: service.options.imageFetchTimeoutMs,
-      allowFiles: service.options.mediaDir !== undefined,
-      allowPrivate: service.options.allowPrivateUrls === true,
-      signal: job.signal,
-    },
-    videoFetch: {
-      maxBytes: service.options.maxVideoBytes,
-      timeoutMs: service.options.imageFetchTimeoutMs,
-      allowFiles: service.options.mediaDir !== undefined,
-      allowPrivate: service.options.allowPrivateUrls === true,
-      signal: job.signal,
-    },
+    fetch: fetchLimits(service.options.maxImageBytes),
+    videoFetch: fetchLimits(service.options.maxVideoBytes),
     videoLimits: { maxDurationSeconds: service.options.maxVideoSeconds },
   };
   if (job.json && tools && choice !== "auto") {
