@@ -42,11 +42,12 @@ const ask = (video: string) =>
     temperature: 0,
     maxTokens: 1,
     stackFrames: Number(values["stack-frames"]),
+    maxNumFrames: 48, // 48 units of 66 tokens fill the tiny model's 4096-token context
   });
 
 const mb = (b: number) => (b / 2 ** 20).toFixed(0);
 const engine = await Engine.create({ threads: 2, logLevel: "error" });
-const mm = await MiniCPMV.load(engine, { model: llm, mmproj, contextSize: 16384 });
+const mm = await MiniCPMV.load(engine, { model: llm, mmproj, contextSize: 4096 });
 try {
   // warm: a 2 s clip of the same size first, so the decoder, its workers and the frame buffers of
   // one 1080p unit exist before measuring

@@ -268,6 +268,11 @@ test("a 10-hour video: the frame cap bounds the work; a duration cap refuses it"
     assert.equal(run.media.framesDecoded, 16);
     // 16 picks over the 10 Hz grid of 360,000 points: the first and the last second
     assert.deepEqual([plan.decodeFrames[0], plan.decodeFrames[15]], [0, 35999]);
+    // the default 128 frames do not fit the 4096-token context: refused from the plan, before encoding
+    await assert.rejects(
+      mm.chat(ask([video(file)]), { maxTokens: 1 }),
+      /the prompt has \d+ tokens \(images and videos included\); a sequence of this context holds 4096/,
+    );
     await assert.rejects(
       mm.chat(ask([video(file)]), { maxTokens: 1, videoLimits: { maxDurationSeconds: 3600 } }),
       (e: Error) => e instanceof VideoDecodeError && e.code === "too_long" && /3600/.test(e.message),

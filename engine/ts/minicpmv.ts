@@ -267,6 +267,14 @@ export class MiniCPMV {
     for (const v of videoFiles) videoPlans.push(planVideo(await this.videoInfo(v.bytes, v.hash, o.videoLimits), o));
 
     const tokens = await this.model.tokenize(expandVideos(expandImages(rendered, plans), videoPlans));
+    // the plans know every placeholder: a prompt that cannot fit is refused before anything is encoded
+    if (tokens.length >= this.context.sequenceSize) {
+      throw new InvalidRequestError(
+        `the prompt has ${tokens.length} tokens (images and videos included); a sequence of this context holds ` +
+          `${this.context.sequenceSize}`,
+        "messages",
+      );
+    }
     const input: PromptInput = { tokens, embeddings: [] };
     if (plans.length) {
       const starts = placeholderRuns(tokens, this.placeholderId(IMAGE_MARKER), plans);
@@ -326,13 +334,15 @@ export class MiniCPMV {
 
   /** Container metadata, remembered by content so a second question about a video opens nothing. */
   private async videoInfo(bytes: Uint8Array, hash: string, limits?: VideoLimits): Promise<VideoMeta> {
-    const known = this.videoInfos.get(hash);
+    // keyed by the limits too: a request with tighter limits than an earlier one probes (and refuses) again
+    const key = `${hash}|${JSON.stringify(limits ?? {})}`;
+    const known = this.videoInfos.get(key);
     if (known) return known;
     const { fps, frameCount, width, height } = await this.mediaDecoder().probe(bytes, limits);
     // the duration as transformers' PyAV and decord loaders (and vLLM's OpenCV one) compute it: frames / fps,
     // not the container's, which a longer audio track can stretch (docs/input-pipeline.md, "Video")
     const meta = { durationSeconds: frameCount / fps, fps, frameCount, width, height };
-    this.videoInfos.set(hash, meta);
+    this.videoInfos.set(key, meta);
     if (this.videoInfos.size > 256) this.videoInfos.delete(this.videoInfos.keys().next().value!);
     return meta;
   }
