@@ -271,7 +271,7 @@ test("a 10-hour video: the frame cap bounds the work; a duration cap refuses it"
     // the default 128 frames do not fit the 4096-token context: refused from the plan, before encoding
     await assert.rejects(
       mm.chat(ask([video(file)]), { maxTokens: 1 }),
-      /the prompt has \d+ tokens \(images and videos included\); a sequence of this context holds 4096/,
+      /the prompt has \d+ tokens \(images and videos included\); at most 4095 fit a sequence of this context/,
     );
     await assert.rejects(
       mm.chat(ask([video(file)]), { maxTokens: 1, videoLimits: { maxDurationSeconds: 3600 } }),

@@ -270,8 +270,8 @@ export class MiniCPMV {
     // the plans know every placeholder: a prompt that cannot fit is refused before anything is encoded
     if (tokens.length >= this.context.sequenceSize) {
       throw new InvalidRequestError(
-        `the prompt has ${tokens.length} tokens (images and videos included); a sequence of this context holds ` +
-          `${this.context.sequenceSize}`,
+        `the prompt has ${tokens.length} tokens (images and videos included); at most ` +
+          `${this.context.sequenceSize - 1} fit a sequence of this context`,
         "messages",
       );
     }
