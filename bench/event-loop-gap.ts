@@ -21,6 +21,7 @@ import { encode as encodePng } from "fast-png";
 import { projectRoot } from "../cli/paths.ts";
 import { MediaDecoder } from "../engine/ts/media/client.ts";
 import { Rng } from "../engine/ts/tiny-model/random.ts";
+import { serverUrl } from "./util.ts";
 
 const { values: v } = parseArgs({
   options: {
@@ -83,17 +84,7 @@ async function startServer(root: string): Promise<Server> {
     "--media-dir",
     mediaDir,
   ], { stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    const on = (d: Buffer) => {
-      log += d;
-      const m = /listening on (http:\/\/\S+)/.exec(log);
-      if (m && log.includes("ready")) resolve(m[1]);
-    };
-    p.stdout.on("data", on);
-    p.stderr.on("data", on);
-    p.on("close", (code) => reject(new Error(`server exited with ${code}:\n${log}`)));
-  });
+  const url = await serverUrl(p);
   return { url, stop: () => void p.kill("SIGTERM") };
 }
 

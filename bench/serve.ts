@@ -12,6 +12,7 @@ import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import jpeg from "jpeg-js";
 import { buildCacheDir, projectRoot } from "../cli/paths.ts";
+import { serverUrl } from "./util.ts";
 
 const { values: v } = parseArgs({
   options: {
@@ -49,17 +50,7 @@ const server = spawn("node", [
   "--vision-weights",
   v["vision-weights"]!,
 ], { stdio: ["ignore", "pipe", "pipe"] });
-let log = "";
-const url = await new Promise<string>((resolve, reject) => {
-  const on = (d: Buffer) => {
-    log += d;
-    const m = /listening on (http:\/\/\S+)/.exec(log);
-    if (m && log.includes("ready")) resolve(m[1]);
-  };
-  server.stdout.on("data", on);
-  server.stderr.on("data", on);
-  server.on("close", () => reject(new Error(`server exited:\n${log}`)));
-});
+const url = await serverUrl(server);
 
 async function post(path: string, body: Record<string, unknown>) {
   const res = await fetch(url + path, {

@@ -1,6 +1,6 @@
 /** Small helpers shared by the benchmark modules. */
 
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { Rng } from "../engine/ts/tiny-model/random.ts";
 
 export function sh(cmd: string, args: string[], env?: Record<string, string>): Promise<string> {
@@ -10,6 +10,21 @@ export function sh(cmd: string, args: string[], env?: Record<string, string>): P
     p.stdout.on("data", (d) => (out += d));
     p.on("error", reject);
     p.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited with ${code}`))));
+  });
+}
+
+/** The URL a spawned `serve` listens on, once it says it is listening and its model is ready. */
+export function serverUrl(p: ChildProcess): Promise<string> {
+  let log = "";
+  return new Promise((resolve, reject) => {
+    const on = (d: Buffer) => {
+      log += d;
+      const m = /listening on (http:\/\/\S+)/.exec(log);
+      if (m && log.includes("ready")) resolve(m[1]);
+    };
+    p.stdout?.on("data", on);
+    p.stderr?.on("data", on);
+    p.on("close", (code) => reject(new Error(`server exited with ${code}:\n${log}`)));
   });
 }
 
