@@ -90,16 +90,27 @@ test("(d) content before calls, parallel calls, merged tool results, object valu
   );
 });
 
-test("booleans in arguments render as JS does ('true'); Python Jinja and llama.cpp write 'True'", () => {
+test("booleans render as Python Jinja writes them ('True'/'False'), nested ones as JSON ('true'), as vLLM does", () => {
   const s = render([
     { role: "user", content: "q" },
     {
       role: "assistant",
       content: "",
-      tool_calls: [{ type: "function", function: { name: "f", arguments: '{"on": true}' } }],
+      tool_calls: [{
+        type: "function",
+        function: { name: "f", arguments: '{"on": true, "off": false, "opts": {"deep": true}, "list": [false]}' },
+      }],
     },
   ]);
-  assert.ok(s.includes("<parameter=on>\ntrue\n</parameter>"), s);
+  assert.ok(s.includes("<parameter=on>\nTrue\n</parameter>"), s);
+  assert.ok(s.includes("<parameter=off>\nFalse\n</parameter>"), s);
+  assert.ok(s.includes('<parameter=opts>\n{"deep": true}\n</parameter>'), s);
+  assert.ok(s.includes("<parameter=list>\n[false]\n</parameter>"), s);
+  // printing a boolean and the string filter, the two ways a template turns one into text
+  assert.equal(
+    renderChat("{{ flag }} {{ flag|string }} {{ flag|tojson }}", [], { extra: { flag: false } }),
+    "False False false",
+  );
 });
 
 test("tool call arguments that are not JSON are a bad request", () => {

@@ -2,6 +2,9 @@
 
 import { Template } from "@huggingface/jinja";
 import { InvalidRequestError } from "../errors.ts";
+import { usePythonBooleans } from "./jinja-python.ts";
+
+usePythonBooleans();
 
 export interface ChatMessage {
   role: "system" | "user" | "assistant" | "tool";
