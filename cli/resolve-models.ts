@@ -6,6 +6,7 @@
 
 import { DEFAULT_MODEL } from "../engine/ts/hub/manifest.ts";
 import { resolveDefaultModels, type ResolvedModel, resolveModelRefs } from "../engine/ts/hub/resolve.ts";
+import type { DownloadProgress, ProgressListener } from "../engine/ts/hub/progress.ts";
 import { terminalProgress } from "./progress.ts";
 
 export interface ModelFlags {
@@ -14,13 +15,16 @@ export interface ModelFlags {
   mmproj?: string | false;
   offline?: boolean;
   signal?: AbortSignal;
+  /** download progress, besides the terminal's bar */
+  onProgress?: ProgressListener;
 }
 
 export async function resolveCliModels(f: ModelFlags): Promise<{ model: ResolvedModel; mmproj?: ResolvedModel }> {
   const progress = terminalProgress();
   if (!f.model) console.error(`model: ${DEFAULT_MODEL.model} + ${DEFAULT_MODEL.mmproj} (pass --model to use another)`);
   try {
-    const o = { offline: f.offline, onProgress: progress, signal: f.signal };
+    const onProgress = (p: DownloadProgress) => (progress(p), f.onProgress?.(p));
+    const o = { offline: f.offline, onProgress, signal: f.signal };
     return f.model ? await resolveModelRefs({ model: f.model, mmproj: f.mmproj }, o) : await resolveDefaultModels(o);
   } finally {
     progress.finish();

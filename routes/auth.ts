@@ -10,7 +10,7 @@ import type { MiddlewareHandler } from "hono";
 import { HttpError } from "./errors.ts";
 
 /** Routes answered without the key (load balancers probe them). */
-const OPEN_PATHS = new Set(["/health"]);
+const OPEN_PATHS = new Set(["/health", "/v1/health", "/livez"]);
 
 async function sha256(text: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));

@@ -7,6 +7,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { HttpError } from "./errors.ts";
+import { REQUEST_LIMITS } from "./limits.ts";
 
 /**
  * Middleware: the request body must arrive completely within `timeoutMs` of the request reaching
@@ -84,6 +85,7 @@ export async function readBody<T extends z.ZodType>(c: Context, schema: T): Prom
   } catch (e) {
     throw new HttpError(400, `the request body is not valid JSON: ${(e as Error).message}`);
   }
+  if (raw !== null && typeof raw === "object") checkBodyDepth(raw);
   const r = schema.safeParse(raw);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
@@ -99,6 +101,44 @@ export async function readBody<T extends z.ZodType>(c: Context, schema: T): Prom
     );
   }
   throw new HttpError(400, `Invalid value for '${param ?? "body"}': ${issue.message}`, "invalid_request_error", param);
+}
+
+/**
+ * JSON schemas in a body (OpenAI `response_format`, Ollama `format`, tool `parameters`): their depth
+ * is checked with the schema's other limits (engine/ts/chat/schema-limits.ts), whose errors say more.
+ */
+const SCHEMA_FIELDS = /^(response_format\.json_schema\.schema|format|tools\.\d+\.function\.parameters)$/;
+
+/**
+ * Refuses a body nested deeper than any field may be (maxJsonDepth levels inside a field, plus the
+ * request's own fields around it), JSON schemas aside: every later walk of the body (validation,
+ * templates, JSON.stringify) may recurse, and a 10,000-deep value would overflow the stack as a 500.
+ * Iterative, so the check itself cannot overflow.
+ */
+function checkBodyDepth(raw: unknown) {
+  const { maxJsonDepth } = REQUEST_LIMITS.schema;
+  const limit = maxJsonDepth + REQUEST_LIMITS.bodyEnvelopeDepth;
+  // paths are tracked only as deep as a schema field can sit
+  const stack: [unknown, number, string][] = [[raw, 1, ""]];
+  while (stack.length) {
+    const [v, depth, path] = stack.pop()!;
+    if (depth > limit) {
+      const field = path.split(".").slice(0, 3).join(".");
+      throw new HttpError(
+        400,
+        `'${field}' nests JSON more than ${limit} levels deep; the limit (maxJsonDepth) is ${maxJsonDepth} ` +
+          `levels inside a field, plus ${REQUEST_LIMITS.bodyEnvelopeDepth} for the request's own fields`,
+        "invalid_request_error",
+        field || null,
+      );
+    }
+    for (const [k, child] of Object.entries(v as object)) {
+      if (child === null || typeof child !== "object") continue;
+      const at = depth <= 4 ? (path ? `${path}.${k}` : k) : path;
+      if (depth <= 4 && SCHEMA_FIELDS.test(at)) continue;
+      stack.push([child, depth + 1, at]);
+    }
+  }
 }
 
 export const toolSchema = z.object({

@@ -14,10 +14,11 @@ import {
 } from "../engine/ts/chat/schema-limits.ts";
 import { toolCallGrammar } from "../engine/ts/chat/tool-grammar.ts";
 import type { ToolDef } from "../engine/ts/chat/tool-calls.ts";
-import type { ChatOptions, ChatRun, ContentPart, Message } from "../engine/ts/minicpmv.ts";
+import type { ChatOptions, ChatRun, ContentPart, Message, MiniCPMV } from "../engine/ts/minicpmv.ts";
 import type { Vocabulary } from "../engine/ts/vocab.ts";
 import { HttpError } from "./errors.ts";
 import { checkPromptCanFit, checkPromptChars } from "./limits.ts";
+import { startRerunnable } from "./rerun.ts";
 import type { ModelService } from "./service.ts";
 
 export type ToolChoice = "auto" | "none" | "required" | { name: string };
@@ -60,18 +61,45 @@ export function checkMediaCount(messages: Message[], service: ModelService) {
   }
 }
 
-/** Prepares the prompt (images and videos encoded) and starts generating; `release` when over. */
+/**
+ * Prepares the prompt (images and videos encoded) and starts generating. A request the engine
+ * crashed under before it generated runs again on the reloaded model (rerun.ts).
+ */
 export async function startChat(service: ModelService, job: ChatJob): Promise<StartedChat> {
   // the request's own size first: refused before the model is touched
   checkPromptChars(job.messages, job.tools);
   if (job.tools?.length) checkToolSchemas(job.tools);
   const jsonParam = job.json?.param ?? "response_format";
   const schemaJson = job.json ? checkJsonSchema(job.json.schema ?? { type: "object" }, jsonParam) : undefined;
-  const mm = await service.model();
-  checkPromptCanFit(job.messages, mm.model.vocab, mm.context.sequenceSize);
-  checkMediaCount(job.messages, service);
   const choice = job.toolChoice ?? "auto";
   const tools = job.tools?.length && choice !== "none" ? job.tools : undefined;
+  let vocab: Vocabulary | undefined;
+  const run = await startRerunnable(service, job.signal, (mm) => {
+    vocab = mm.model.vocab;
+    return startChatOn(mm, service, job, { jsonParam, schemaJson, choice, tools });
+  });
+  const output = new AssistantOutputParser({
+    thinking: job.thinking,
+    tools,
+    repairNewlines: service.options.repairNewlines,
+  });
+  return { run, output, vocab: vocab! };
+}
+
+/** One run of a chat request on a loaded model: its checks, grammar and prompt, then generation. */
+async function startChatOn(
+  mm: MiniCPMV,
+  service: ModelService,
+  job: ChatJob,
+  { jsonParam, schemaJson, choice, tools }: {
+    jsonParam: string;
+    schemaJson: string | undefined;
+    choice: ToolChoice;
+    tools: ToolDef[] | undefined;
+  },
+): Promise<ChatRun> {
+  checkPromptCanFit(job.messages, mm.model.vocab, mm.context.sequenceSize);
+  checkMediaCount(job.messages, service);
   if (typeof choice === "object" && !tools?.some((t) => t.function.name === choice.name)) {
     throw new HttpError(
       400,
@@ -130,12 +158,7 @@ export async function startChat(service: ModelService, job: ChatJob): Promise<St
   if (tools && options.grammar) checkGrammarSize(options.grammar, "tools");
   const run = await mm.chat(job.messages, options);
   checkPromptFits(run.promptTokens, mm.context.sequenceSize);
-  const output = new AssistantOutputParser({
-    thinking: job.thinking,
-    tools,
-    repairNewlines: service.options.repairNewlines,
-  });
-  return { run, output, vocab: mm.model.vocab };
+  return run;
 }
 
 /** Assistant tool calls in request history carry JSON-string arguments; templates want objects. */

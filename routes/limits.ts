@@ -26,6 +26,10 @@ export const REQUEST_LIMITS = Object.freeze({
   maxStopChars: 256,
   /** characters of text in one request's prompt (messages, tool calls, tool definitions; media not counted) */
   maxPromptChars: 4 * 1024 * 1024,
+  /** JSON nesting the request's own fields add around a value (a body nests at most schema.maxJsonDepth + this) */
+  bodyEnvelopeDepth: 16,
+  /** Ollama `options.repeat_last_n`: the repeat-penalty window in tokens (the engine allocates one slot per token) */
+  maxRepeatLastN: 65_536,
   /** JSON schemas (response_format, format, tool parameters) and the grammars built from them */
   schema: SCHEMA_LIMITS,
 });
@@ -74,6 +78,33 @@ export const promptString = z.string().max(REQUEST_LIMITS.maxPromptChars, {
     `${REQUEST_LIMITS.maxPromptChars}`,
 });
 
+/**
+ * Characters of `value` as JSON text, counted without recursion (JSON.stringify recurses, and a
+ * value nested thousands deep overflows the stack): JSON.stringify's length for text without escapes
+ * (strings and keys by length plus their quotes, other scalars as printed, brackets and separators).
+ */
+export function jsonChars(value: unknown): number {
+  let n = 0;
+  const stack: unknown[] = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === "string") n += v.length + 2;
+    else if (v === null || typeof v !== "object") n += String(v).length;
+    else if (Array.isArray(v)) {
+      n += 2 + Math.max(0, v.length - 1);
+      for (const x of v) stack.push(x);
+    } else {
+      const entries = Object.entries(v);
+      n += 2 + Math.max(0, entries.length - 1);
+      for (const [k, x] of entries) {
+        n += k.length + 3;
+        stack.push(x);
+      }
+    }
+  }
+  return n;
+}
+
 /** Characters of text a message adds to the prompt: content text, reasoning, tool calls (media not counted). */
 function messageChars(m: Message, renderedOnly: boolean): number {
   let n = 0;
@@ -81,7 +112,7 @@ function messageChars(m: Message, renderedOnly: boolean): number {
   else if (Array.isArray(m.content)) { for (const p of m.content) if (p.type === "text") n += p.text.length; }
   if (renderedOnly) return n;
   n += m.reasoning_content?.length ?? 0;
-  for (const call of m.tool_calls ?? []) n += JSON.stringify(call)?.length ?? 0;
+  for (const call of m.tool_calls ?? []) n += jsonChars(call);
   return n;
 }
 
@@ -89,7 +120,7 @@ function messageChars(m: Message, renderedOnly: boolean): number {
 export function checkPromptChars(messages: readonly Message[], tools: readonly ToolDef[] | undefined) {
   let n = 0;
   for (const m of messages) n += messageChars(m, false);
-  for (const t of tools ?? []) n += JSON.stringify(t)?.length ?? 0;
+  for (const t of tools ?? []) n += jsonChars(t);
   if (n > REQUEST_LIMITS.maxPromptChars) {
     throw new HttpError(
       400,
@@ -122,6 +153,11 @@ export function longestTokenBytes(vocab: Vocabulary): number {
 export function checkPromptCanFit(messages: readonly Message[], vocab: Vocabulary, sequenceSize: number) {
   let chars = 0;
   for (const m of messages) if (m.role !== "assistant") chars += messageChars(m, true);
+  checkTextCanFit(chars, vocab, sequenceSize);
+}
+
+/** The same test for a raw prompt of `chars` characters (completions, raw generate), before tokenizing it. */
+export function checkTextCanFit(chars: number, vocab: Vocabulary, sequenceSize: number, param = "messages") {
   const atLeast = Math.ceil(chars / longestTokenBytes(vocab));
   if (atLeast >= sequenceSize) {
     throw new HttpError(
@@ -129,7 +165,7 @@ export function checkPromptCanFit(messages: readonly Message[], vocab: Vocabular
       `the prompt has ${chars} characters of text, at least ${atLeast} tokens; a request can use at most ` +
         `${sequenceSize - 1} (the context size divided by --parallel)`,
       "invalid_request_error",
-      "messages",
+      param,
       "context_length_exceeded",
     );
   }

@@ -122,10 +122,19 @@ export function modelEntry(modelId: string, created: number, size: number, files
   };
 }
 
-/** GET /api/ps: the served model, always loaded. */
-export function runningModel(modelId: string, created: number, size: number, files: string[]) {
-  return { ...modelEntry(modelId, created, size, files), expires_at: "0001-01-01T00:00:00Z", size_vram: 0 };
+/** GET /api/ps: the served model while loaded; `expiresAt`: when it unloads if idle (keep_alive; ISO time). */
+export function runningModel(
+  modelId: string,
+  created: number,
+  size: number,
+  files: string[],
+  expiresAt = "0001-01-01T00:00:00Z",
+) {
+  return { ...modelEntry(modelId, created, size, files), expires_at: expiresAt, size_vram: 0 };
 }
+
+/** `expires_at` of a model kept loaded forever: Ollama shows its longest duration from now (~292 years) */
+export const KEPT_FOREVER = "2318-01-01T00:00:00Z";
 
 /** What /api/show tells about the loaded language model (a subset of the engine's ModelInfo). */
 export interface ShownModel {

@@ -21,7 +21,9 @@ const optionsSchema = z.object({
   num_predict: z.number().int().optional(),
   stop: stopList.optional(),
   repeat_penalty: z.number().min(0).max(10).optional(),
-  repeat_last_n: z.number().int().min(-1).optional(),
+  repeat_last_n: z.number().int().min(-1).max(REQUEST_LIMITS.maxRepeatLastN, {
+    error: (issue) => `repeat_last_n ${issue.input}; the limit (maxRepeatLastN) is ${REQUEST_LIMITS.maxRepeatLastN}`,
+  }).optional(),
   presence_penalty: z.number().min(-2).max(2).optional(),
   frequency_penalty: z.number().min(-2).max(2).optional(),
   downsample_mode: z.enum(["16x", "4x"]).optional(),

@@ -11,6 +11,7 @@ import { generate, type Generation, type GenerationResult } from "../engine/ts/g
 import type { MediaTokens, MiniCPMV } from "../engine/ts/minicpmv.ts";
 import { readBody } from "./body.ts";
 import { startChat } from "./chat.ts";
+import { checkTextCanFit } from "./limits.ts";
 import {
   chatChunk,
   chatDone,
@@ -20,6 +21,7 @@ import {
   generateDone,
   generateFields,
   generateLoaded,
+  KEPT_FOREVER,
   modelEntry,
   OLLAMA_VERSION,
   runningModel,
@@ -35,6 +37,8 @@ import {
   generateSchema,
   showSchema,
 } from "./ollama-request.ts";
+import { type IdleUnloader, keepAliveMs } from "./idle.ts";
+import { startRerunnable } from "./rerun.ts";
 import { RequestScope } from "./scope.ts";
 import type { ModelService } from "./service.ts";
 
@@ -51,6 +55,7 @@ interface GenerateRun {
 /** A raw prompt: tokenized as is, no template, no images; its text is all content. */
 async function startRaw(mm: MiniCPMV, b: GenerateBody, signal: AbortSignal): Promise<GenerateRun> {
   if (b.images?.length) throw new InvalidRequestError("raw prompts cannot carry images", "images");
+  checkTextCanFit(b.prompt.length, mm.model.vocab, mm.context.sequenceSize, "prompt");
   const tokens = await mm.model.tokenize(b.prompt);
   return {
     generation: generate(mm.context, tokens, { ...chatOptions(b.options), signal }),
@@ -65,7 +70,7 @@ async function startTemplated(service: ModelService, b: GenerateBody, signal: Ab
   return { generation: run.generation, media: run.media, output };
 }
 
-export function ollamaRoutes(service: ModelService): Hono {
+export function ollamaRoutes(service: ModelService, idle: IdleUnloader): Hono {
   const app = new Hono();
   const now = () => new Date().toISOString();
   /** Waits for the end of a generation, counts it, and measures the request's time so far. */
@@ -77,14 +82,21 @@ export function ollamaRoutes(service: ModelService): Hono {
 
   app.get("/api/version", (c) => c.json({ version: OLLAMA_VERSION }));
 
+  /** the model's files and size; while it sleeps (idle.ts), those of its last load, so that listing does not reload it */
+  let lastInfo: MiniCPMV["model"]["info"] | undefined;
+  const modelInfo = async () =>
+    service.sleeping && lastInfo ? lastInfo : (lastInfo = (await service.model()).model.info);
+
   app.get("/api/tags", async (c) => {
-    const { sizeBytes, files } = (await service.model()).model.info;
+    const { sizeBytes, files } = await modelInfo();
     return c.json({ models: [modelEntry(service.options.modelId, service.created, sizeBytes, files)] });
   });
 
   app.get("/api/ps", async (c) => {
+    if (service.sleeping || service.state !== "ready") return c.json({ models: [] }); // only loaded models
     const { sizeBytes, files } = (await service.model()).model.info;
-    return c.json({ models: [runningModel(service.options.modelId, service.created, sizeBytes, files)] });
+    const expires = idle.expiresAt()?.toISOString() ?? KEPT_FOREVER;
+    return c.json({ models: [runningModel(service.options.modelId, service.created, sizeBytes, files, expires)] });
   });
 
   app.post("/api/show", async (c) => {
@@ -97,6 +109,7 @@ export function ollamaRoutes(service: ModelService): Hono {
   app.post("/api/chat", async (c) => {
     const b = await readBody(c, chatSchema);
     service.checkModel(b.model);
+    idle.request(keepAliveMs(b.keep_alive));
     const scope = new RequestScope(c, service);
     try {
       const startedAt = performance.now();
@@ -126,13 +139,22 @@ export function ollamaRoutes(service: ModelService): Hono {
   app.post("/api/generate", async (c) => {
     const b = await readBody(c, generateSchema);
     service.checkModel(b.model);
+    const keepAlive = keepAliveMs(b.keep_alive);
+    idle.request(keepAlive);
+    // Ollama's way to unload (`ollama stop`): an empty prompt with keep_alive 0, answered without loading
+    if (!b.prompt && !b.images?.length && keepAlive === 0) {
+      await service.unload(); // refused while requests run: their end unloads it (keep_alive 0)
+      return c.json({ ...generateLoaded(b.model, now()), done_reason: "unload" });
+    }
     const scope = new RequestScope(c, service);
     try {
       const startedAt = performance.now();
-      const mm = await service.model();
+      await service.model();
       // Ollama answers an empty prompt by loading the model
       if (!b.prompt && !b.images?.length) return c.json(generateLoaded(b.model, now()));
-      const run = b.raw ? await startRaw(mm, b, scope.signal) : await startTemplated(service, b, scope.signal);
+      const run = b.raw // a raw prompt runs again on the reloaded model after a crash, as a chat does (rerun.ts)
+        ? await startRerunnable(service, scope.signal, (mm) => startRaw(mm, b, scope.signal))
+        : await startTemplated(service, b, scope.signal);
       if (!b.stream) {
         const { r, totalMs } = await finish(run.generation, run.media, startedAt);
         const fields = generateFields([...run.output.push(r.text), ...run.output.end()]);

@@ -37,7 +37,7 @@ export function usageBody(r: GenerationResult, media?: MediaTokens) {
     {
       image_tokens: media.imageTokens,
       ...(media.videoTokens ? { video_tokens: media.videoTokens } : {}),
-      cached_tokens: 0,
+      cached_tokens: r.usage.cachedTokens ?? 0,
     };
   return {
     prompt_tokens: r.usage.promptTokens,
@@ -47,11 +47,13 @@ export function usageBody(r: GenerationResult, media?: MediaTokens) {
   };
 }
 
-/** llama-server's `timings` object (server-side prompt and generation time). */
+/** llama-server's `timings` object (server-side prompt and generation time; prompt_n: tokens decoded, not cached). */
 export function timingsBody(r: GenerationResult) {
   const { promptMs, generateMs } = r.timings;
+  const cached = r.usage.cachedTokens ?? 0;
   return {
-    prompt_n: r.usage.promptTokens,
+    cache_n: cached,
+    prompt_n: r.usage.promptTokens - cached,
     prompt_ms: promptMs,
     predicted_n: r.usage.completionTokens,
     predicted_ms: generateMs,

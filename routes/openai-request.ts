@@ -11,6 +11,7 @@ import { MAX_NUM_FRAMES_LIMIT, MAX_STACK_FRAMES } from "../engine/ts/video/plan.
 import { toolSchema } from "./body.ts";
 import { type ChatJob, parseHistoryArguments, type ToolChoice } from "./chat.ts";
 import { checkContentParts, limitedArray, promptString, REQUEST_LIMITS, stopSchema } from "./limits.ts";
+import { llamaServerFields, llamaServerOptions, nPredict, tokenLimit } from "./llama-fields.ts";
 import { mediaSource } from "./media.ts";
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
@@ -65,7 +66,8 @@ const messageSchema = z.discriminatedUnion("role", [
 
 const sampling = {
   model: z.string(),
-  max_tokens: z.number().int().min(0).nullish(),
+  /** -1: no limit but the context (llama-server's web UI sends it) */
+  max_tokens: z.number().int().min(-1).nullish(),
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().min(0).max(1).nullish(),
   top_k: z.number().int().min(0).nullish(),
@@ -77,10 +79,14 @@ const sampling = {
   repeat_penalty: z.number().min(0).max(10).nullish(),
   /** llama-server extension: do not stop at end-of-generation tokens */
   ignore_eos: z.boolean().nullish(),
+  /** llama-server extension: false prefills the whole prompt instead of continuing a cached prefix */
+  cache_prompt: z.boolean().nullish(),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
   n: z.literal(1).nullish(),
   user: z.string().optional(),
+  /** llama-server's extension fields (llama-fields.ts) */
+  ...llamaServerFields,
 };
 
 export const chatSchema = z.strictObject({
@@ -151,6 +157,8 @@ export function samplingOptions(b: SamplingBody, maxTokens: number | null | unde
     frequencyPenalty: b.frequency_penalty ?? undefined,
     repeatPenalty: b.repeat_penalty ?? undefined,
     ignoreEos: b.ignore_eos ?? undefined,
+    cachePrompt: b.cache_prompt ?? undefined,
+    ...llamaServerOptions(b),
   };
 }
 
@@ -217,7 +225,7 @@ export function chatJob(b: ChatBody, mediaDir: string | undefined, signal: Abort
     parallelToolCalls: b.parallel_tool_calls ?? undefined,
     json: rf?.type === "json_object" ? {} : rf?.type === "json_schema" ? { schema: rf.json_schema.schema } : undefined,
     options: {
-      ...samplingOptions(b, b.max_completion_tokens ?? b.max_tokens),
+      ...samplingOptions(b, b.max_completion_tokens ?? tokenLimit(b.max_tokens) ?? nPredict(b)),
       logprobs: b.logprobs ? b.top_logprobs ?? 0 : undefined,
       downsampleMode: b.mm_processor_kwargs?.downsample_mode,
       maxSliceNums: b.mm_processor_kwargs?.max_slice_nums,
@@ -236,7 +244,8 @@ export function completionPrompt(prompt: CompletionBody["prompt"]): string | Int
   return typeof prompt[0] === "string" ? prompt[0] : Int32Array.from(prompt as number[]);
 }
 
-/** The generation options of a /v1/completions body (16 tokens unless `max_tokens` says otherwise). */
+/** The generation options of a /v1/completions body (16 tokens unless `max_tokens` or `n_predict` says otherwise). */
 export function completionOptions(b: CompletionBody, signal: AbortSignal) {
-  return { ...samplingOptions(b, b.max_tokens ?? 16), logprobs: b.logprobs ?? undefined, signal };
+  const maxTokens = tokenLimit(b.max_tokens) ?? nPredict(b) ?? 16;
+  return { ...samplingOptions(b, maxTokens), logprobs: b.logprobs ?? undefined, signal };
 }

@@ -8,6 +8,7 @@ import type { SSEStreamingApi } from "hono/streaming";
 import { generate, type TokenLogprobs } from "../engine/ts/generate.ts";
 import { readBody } from "./body.ts";
 import { checkPromptFits, startChat } from "./chat.ts";
+import { checkTextCanFit } from "./limits.ts";
 import {
   chatChunk,
   chatChunks,
@@ -26,6 +27,7 @@ import {
   usageChunk,
 } from "./openai-render.ts";
 import { chatJob, chatSchema, completionOptions, completionPrompt, completionSchema } from "./openai-request.ts";
+import { startRerunnable } from "./rerun.ts";
 import { RequestScope } from "./scope.ts";
 import type { ModelService } from "./service.ts";
 
@@ -78,11 +80,14 @@ export function openaiRoutes(service: ModelService): Hono {
     service.checkModel(b.model);
     const scope = new RequestScope(c, service);
     try {
-      const mm = await service.model();
       const text = completionPrompt(b.prompt);
-      const prompt = typeof text === "string" ? await mm.model.tokenize(text) : text;
-      checkPromptFits(prompt.length, mm.context.sequenceSize);
-      const gen = generate(mm.context, prompt, completionOptions(b, scope.signal));
+      // runs again on the reloaded model when the engine crashes before it generated (rerun.ts)
+      const { generation: gen, mm } = await startRerunnable(service, scope.signal, async (mm) => {
+        if (typeof text === "string") checkTextCanFit(text.length, mm.model.vocab, mm.context.sequenceSize, "prompt");
+        const prompt = typeof text === "string" ? await mm.model.tokenize(text) : text;
+        checkPromptFits(prompt.length, mm.context.sequenceSize);
+        return { generation: generate(mm.context, prompt, completionOptions(b, scope.signal)), mm };
+      });
       const ref = { id: newId("cmpl"), created: unixSeconds(), model: service.options.modelId };
       const logprobs = (lps?: TokenLogprobs[]) =>
         b.logprobs != null && lps ? legacyLogprobs(mm.model.vocab, lps) : null;

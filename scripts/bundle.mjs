@@ -78,3 +78,6 @@ if (browserOnly) writeFileSync(`${browserDir}/meta.json`, JSON.stringify(browser
 mkdirSync(browserDir, { recursive: true });
 const webpWasm = createRequire(import.meta.url).resolve("@jsquash/webp/codec/dec/webp_dec.wasm");
 copyFileSync(webpWasm, `${browserDir}/webp_dec.wasm`);
+
+// the web chat page (dist/web), served by `serve` at /
+if (!browserOnly) await import("./build-web.mjs");

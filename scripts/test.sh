@@ -9,6 +9,7 @@ cd "$ROOT"
 
 ensure_npm_deps
 command -v chromium >/dev/null || apt_install chromium
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx # tests/load-balancer.test.ts
 bash scripts/build-wasm.sh >/dev/null
 bash scripts/build-ffmpeg.sh >/dev/null
 MCE_NATIVE_BIN="$(bash scripts/build-native.sh)"

@@ -120,7 +120,7 @@ export function startServer(
     }, 120_000);
     const onData = (d: Buffer) => {
       out += d;
-      const m = /listening on (http:\/\/[^ ]+)/.exec(out);
+      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
       if (m && out.includes("ready")) {
         clearTimeout(timer);
         resolve({ url: m[1], log: () => out, stop });

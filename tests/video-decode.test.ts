@@ -16,8 +16,11 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { InvalidRequestError, VideoDecodeError } from "../engine/ts/errors.ts";
-import { MediaDecoder } from "../engine/ts/media/client.ts";
+import { MediaDecoder, PROBED_VIDEOS_KEPT } from "../engine/ts/media/client.ts";
+import { unitImage } from "../engine/ts/video/composite.ts";
 import { decodeFrames, openVideo, probeVideo } from "../engine/ts/video/decoder.ts";
+import { planVideo } from "../engine/ts/video/plan.ts";
+import { imageTiles } from "../engine/ts/vision/preprocess.ts";
 import { ROOT, run } from "./helpers.ts";
 
 const MAX_DIFF = 1;
@@ -240,6 +243,57 @@ test("the worker-backed decoder gives the same metadata and frames", async () =>
     decoder.terminate();
   }
 });
+
+test("a probed video stays open for its decode: each question opens a video once", async () => {
+  const bytes = readFileSync(media("h264-high.mp4"));
+  const decoder = MediaDecoder.create({ workers: 1 });
+  const opened = async () => (await decoder.stats())[0];
+  try {
+    const info = await decoder.probe(bytes);
+    assert.deepEqual(await decoder.probe(bytes), info, "a second probe answers from the open video");
+    assert.deepEqual(counts(await opened()), { videosOpened: 1, videosOpen: 1 });
+    const frames = [];
+    for await (const f of decoder.decodeFrames(bytes, [9, 2])) frames.push(f);
+    const inThread = [];
+    for await (const f of decodeFrames(bytes, [2, 9])) inThread.push(f);
+    assert.deepEqual(frames, inThread);
+    assert.deepEqual(counts(await opened()), { videosOpened: 1, videosOpen: 0 });
+    // without a probe before it (or with other limits), a decode opens the video itself
+    for await (const _ of decoder.decodeFrames(bytes, [1]));
+    await decoder.probe(bytes, { maxFrames: 100_000 });
+    for await (const _ of decoder.decodeFrames(bytes, [1]));
+    assert.deepEqual(counts(await opened()), { videosOpened: 4, videosOpen: 1 });
+    // probes nobody decodes are closed once PROBED_VIDEOS_KEPT later ones wait
+    for (let k = 0; k < PROBED_VIDEOS_KEPT + 1; k++) await decoder.probe(new Uint8Array(bytes));
+    assert.equal((await opened()).videosOpen, PROBED_VIDEOS_KEPT);
+    assert.ok((await opened()).ffmpegMemoryBytes > 0);
+  } finally {
+    decoder.terminate();
+  }
+});
+
+test("units built in the worker from frames decoded in place equal units built from copied frames", async () => {
+  const bytes = readFileSync(media("h264-baseline.mp4"));
+  const info = await probeVideo(bytes);
+  const plan = planVideo({ ...info, durationSeconds: info.frameCount / info.fps }, { stackFrames: 3 });
+  assert.ok(plan.units.some((u) => u.kind === "composite"), "the plan stacks frames");
+  const decoder = MediaDecoder.create({ workers: 1 });
+  try {
+    const fromWorker = [];
+    for await (const u of decoder.videoUnitTiles(bytes, plan.units)) fromWorker[u.unit] = u.tiles;
+    const frames = new Map();
+    for await (const f of decodeFrames(bytes, plan.decodeFrames)) {
+      frames.set(f.index, { width: f.width, height: f.height, data: f.rgb });
+    }
+    assert.deepEqual(fromWorker, plan.units.map((u) => imageTiles(unitImage(u, frames), u.image)));
+  } finally {
+    decoder.terminate();
+  }
+});
+
+function counts(stats: { videosOpened: number; videosOpen: number }) {
+  return { videosOpened: stats.videosOpened, videosOpen: stats.videosOpen };
+}
 
 test("a path reads the file in place", async () => {
   const frames = [];

@@ -3,7 +3,7 @@
  * same from Deno, Bun, Node.js and the browser; inference never runs on the calling thread.
  */
 
-import { AbortError, EngineError, InvalidRequestError } from "./errors.ts";
+import { AbortError, EngineCrashError, EngineError, InvalidRequestError } from "./errors.ts";
 import { hardwareConcurrency, type Port, startWorker } from "./platform/index.ts";
 import type { RpcError, RpcResponse } from "./rpc.ts";
 import { transferables } from "./rpc.ts";
@@ -47,9 +47,15 @@ export class Engine {
   private nextId = 1;
   private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private failure: Error | undefined;
+  /** when the engine last finished a call, or started on one after being idle */
+  private lastProgress = performance.now();
+  private reportCrash!: (e: EngineCrashError) => void;
 
   /** the build in use, known once create() resolves */
   simd: SimdLevel = "simd128";
+
+  /** Settles when the engine crashes (never after a plain terminate): a server reloads its model then. */
+  readonly crashed: Promise<EngineCrashError> = new Promise((resolve) => (this.reportCrash = resolve));
 
   private constructor(private port: Port, readonly threads: number) {}
 
@@ -64,7 +70,7 @@ export class Engine {
     const engine = new Engine(port, threads);
     const onLog = options.onLog ?? ((line: string) => console.error(line));
     port.onMessage((msg) => engine.receive(msg as RpcResponse, onLog));
-    port.onError((err) => engine.fail(new EngineError(`engine worker failed: ${err.message}`, "engine_crashed")));
+    port.onError((err) => engine.crash(`engine worker failed: ${err.message}`));
     const wasmDir = new URL(options.wasmDir ?? defaultWasmDir(), import.meta.url);
     if (!wasmDir.href.endsWith("/")) wasmDir.href += "/";
     const r = await engine.call("init", wasmDir.href, simd, threads, LOG_LEVELS[options.logLevel ?? "warn"]);
@@ -72,9 +78,13 @@ export class Engine {
     return engine;
   }
 
-  /** Calls a worker method. Rejects with EngineError when the worker fails or has crashed. */
+  /**
+   * Calls a worker method. Rejects with EngineError when the worker fails, and EngineCrashError when
+   * the engine crashed during this call (rerunnable false) or before it ran (rerunnable true).
+   */
   call<M extends Method>(method: M, ...args: Parameters<WorkerMethods[M]>): Promise<Result<M>> {
     if (this.failure) return Promise.reject(this.failure);
+    if (this.pending.size === 0) this.lastProgress = performance.now();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
@@ -87,6 +97,20 @@ export class Engine {
     return !this.failure;
   }
 
+  /** Throws what any call would now reject with, when the engine can no longer take calls. */
+  checkAlive(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  /**
+   * Milliseconds since the engine last finished a call while calls are waiting for it (0 when
+   * idle): how long the call running now has taken. The worker runs one call at a time, and
+   * each is one step (a decode batch, a tile encode, a tokenization), so a large value is a stuck engine.
+   */
+  get stalledMs(): number {
+    return this.pending.size ? performance.now() - this.lastProgress : 0;
+  }
+
   terminate(): void {
     this.fail(new AbortError("engine terminated"));
     this.port.terminate();
@@ -97,13 +121,36 @@ export class Engine {
     const p = this.pending.get(msg.id);
     if (!p) return;
     this.pending.delete(msg.id);
+    this.lastProgress = performance.now();
     if ("ok" in msg && msg.ok) return p.resolve(msg.value);
     const e = (msg as { error: RpcError }).error;
-    const err = e.name === "InvalidRequestError"
-      ? new InvalidRequestError(e.message, e.param)
-      : new EngineError(e.message, e.code);
-    if (e.code === "engine_crashed") this.failure = err;
-    p.reject(err);
+    if (e.code === "engine_crashed") {
+      // the worker answers in call order: the first crash answer is the call that crashed
+      return this.crash(e.message, p);
+    }
+    p.reject(
+      e.name === "InvalidRequestError"
+        ? new InvalidRequestError(e.message, e.param)
+        : new EngineError(e.message, e.code),
+    );
+  }
+
+  /**
+   * The engine is gone: the call it was running (`running`, else the oldest pending one: the
+   * worker runs them in order) fails as the crash's own, the others as rerunnable, and so does
+   * every call from now on.
+   */
+  private crash(message: string, running?: { reject: (e: Error) => void }) {
+    if (this.failure) return running?.reject(this.failure);
+    if (!running) {
+      const [first] = this.pending;
+      if (first) this.pending.delete(first[0]);
+      running = first?.[1];
+    }
+    running?.reject(new EngineCrashError(message, false));
+    const queued = new EngineCrashError(`${message} (during an earlier call; this one did not run)`, true);
+    this.fail(queued);
+    this.reportCrash(queued);
   }
 
   private fail(err: Error) {

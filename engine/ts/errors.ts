@@ -26,6 +26,24 @@ export class EngineError extends Error {
   }
 }
 
+/**
+ * The engine crashed (a trap inside wasm, or its worker died); its model, contexts and KV are gone.
+ * `rerunnable` says whether the work this error ended may run again on a new engine: true for calls
+ * that were only queued behind the crashing one or made after it (they did not cause the crash and
+ * had not run), false for the call that was running when it crashed, and for requests that were
+ * generating on the engine (the scheduler marks those, see `crashOfRunningRequest`).
+ */
+export class EngineCrashError extends EngineError {
+  constructor(message: string, readonly rerunnable: boolean) {
+    super(message, "engine_crashed");
+  }
+}
+
+/** The error of a crash as a request that was running on the engine sees it: not rerunnable. */
+export function crashOfRunningRequest(e: Error): Error {
+  return e instanceof EngineCrashError && e.rerunnable ? new EngineCrashError(e.message, false) : e;
+}
+
 /** A caller asked for something the engine cannot do with the given arguments. */
 export class InvalidRequestError extends Error {
   override name = "InvalidRequestError";
@@ -40,6 +58,28 @@ export class AbortError extends Error {
   constructor(message = "aborted") {
     super(message);
   }
+}
+
+/** Throws AbortError when `signal` was aborted: a check between the steps of cancellable work. */
+export function throwIfAborted(signal: AbortSignal | undefined, message = "the request was cancelled"): void {
+  if (signal?.aborted) throw new AbortError(message);
+}
+
+/**
+ * `promise`, or an AbortError as soon as `signal` aborts: the caller stops waiting for work it
+ * cannot interrupt (a media worker's decode, an engine call) and drops the result when it comes.
+ */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.reject(new AbortError("the request was cancelled"));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortError("the request was cancelled"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 export type ModelFetchErrorCode =

@@ -34,7 +34,14 @@ export function generate(
   return ctx.scheduler.submit(toInput(prompt), options);
 }
 
-/** Decodes a prompt (text, or text with image embeddings) on a fresh sequence; the logits after it. */
-export function evaluate(ctx: Context, prompt: ArrayLike<number> | PromptInput): Promise<Float32Array> {
-  return ctx.scheduler.evaluate(toInput(prompt));
+/**
+ * Decodes a prompt (text, or text with image embeddings) on a fresh sequence (or, with
+ * `cachePrompt`, from the longest prefix a sequence holds); the logits after it.
+ */
+export function evaluate(
+  ctx: Context,
+  prompt: ArrayLike<number> | PromptInput,
+  options: { cachePrompt?: boolean } = {},
+): Promise<Float32Array> {
+  return ctx.scheduler.evaluate(toInput(prompt), options);
 }

@@ -34,13 +34,22 @@ export interface GenerateOptions extends SamplingOptions {
   ignoreEos?: boolean;
   /** report each token's log-probability and this many most likely alternatives (0..20) */
   logprobs?: number;
+  /**
+   * continue from the longest prefix of this prompt a sequence still holds (default true;
+   * llama-server's `cache_prompt`); false prefills the whole prompt
+   */
+  cachePrompt?: boolean;
 }
 
 /** Token ids, some of whose positions carry embeddings instead (image placeholders). */
 export interface PromptInput {
   tokens: Int32Array;
-  /** each overwrites positions start .. start + data.length / nEmbd - 1 */
-  embeddings?: { start: number; data: Float32Array }[];
+  /**
+   * each overwrites positions start .. start + data.length / nEmbd - 1. `key` names the content
+   * for the prefix cache (equal keys = equal embeddings, e.g. the encode cache's tile key);
+   * without one the data's bits are hashed (once per array: not to be changed once given)
+   */
+  embeddings?: { start: number; data: Float32Array; key?: string }[];
 }
 
 export interface GenerationPiece {
@@ -57,6 +66,8 @@ export interface Usage {
   promptTokens: number;
   completionTokens: number;
   totalTokens: number;
+  /** of the prompt tokens, those taken from the prefix cache (not decoded again) */
+  cachedTokens?: number;
 }
 
 export interface GenerationResult {

@@ -2,11 +2,13 @@
  * The bytes of an image or a video from what callers pass: bytes, a Blob, a data URL, an http(s)
  * URL or a file path. One loader for both media kinds, so limits and errors read the same; remote
  * URLs go through net/remote-fetch.ts (timeouts, redirects, size cap, private-address policy).
+ * A video file is read straight into shared memory (a SharedArrayBuffer where the runtime has
+ * one), so the media worker that decodes it reads the same bytes instead of a clone of them.
  */
 
 import { InvalidRequestError } from "./errors.ts";
 import { fetchRemote } from "./net/remote-fetch.ts";
-import { decodeBase64, nodeFs } from "./platform/index.ts";
+import { decodeBase64, type NodeFs, nodeFs } from "./platform/index.ts";
 
 export type MediaInput = Uint8Array | ArrayBuffer | Blob | string;
 export type MediaKind = "image" | "video";
@@ -54,9 +56,48 @@ export async function loadMediaBytes(
   try {
     // in browsers nodeFs() refuses: "cannot read image file x: loading by path needs Deno, ..."
     const fs = await nodeFs();
+    if (kind === "video") return await readFileShared(fs, input);
     return new Uint8Array(await fs.promises.readFile(input));
   } catch (e) {
     throw new InvalidRequestError(`cannot read ${kind} file ${input}: ${(e as Error).message}`, kind);
+  }
+}
+
+/** Whether memory can be shared with workers here (browsers: only in cross-origin isolated pages). */
+function canShare(): boolean {
+  return typeof SharedArrayBuffer !== "undefined" &&
+    (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false;
+}
+
+/**
+ * `input` as something a worker can be sent without copying it: bytes in a SharedArrayBuffer
+ * (copied there once if they are not; the caller's bytes stay as they are), a path or a Blob as is.
+ */
+export function shareableBytes<T>(input: T): T | Uint8Array {
+  if (!(input instanceof Uint8Array) || input.buffer instanceof SharedArrayBuffer || !canShare()) return input;
+  const shared = new Uint8Array(new SharedArrayBuffer(input.length));
+  shared.set(input);
+  return shared;
+}
+
+/** Reads up to 16 MiB at a time: a file never sits in memory twice (node:fs readFile may hold two copies). */
+const READ_CHUNK = 16 * 2 ** 20;
+
+/** A whole file, read in chunks into shared memory where there is some. */
+async function readFileShared(fs: NodeFs, path: string): Promise<Uint8Array> {
+  const file = await fs.promises.open(path, "r");
+  try {
+    const { size } = await file.stat();
+    const bytes = new Uint8Array(canShare() ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
+    let at = 0;
+    while (at < size) {
+      const { bytesRead } = await file.read(bytes, at, Math.min(READ_CHUNK, size - at), at);
+      if (bytesRead === 0) break; // the file shrank meanwhile
+      at += bytesRead;
+    }
+    return at === size ? bytes : bytes.slice(0, at);
+  } finally {
+    await file.close();
   }
 }
 

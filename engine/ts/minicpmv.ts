@@ -6,7 +6,7 @@
 
 import { type ChatMessage, renderChat } from "./chat/template.ts";
 import type { Engine } from "./engine.ts";
-import { InvalidRequestError } from "./errors.ts";
+import { abortable, InvalidRequestError, throwIfAborted } from "./errors.ts";
 import { generate } from "./generate.ts";
 import type { GenerateOptions, Generation, PromptInput } from "./generation.ts";
 import { resolveModelRef, resolveModelRefs, type ResolveOptions } from "./hub/resolve.ts";
@@ -22,7 +22,7 @@ import { planVideo, type VideoMeta, type VideoPlan, type VideoPlanOptions } from
 import { contentHash, EncodeCache, tileKey } from "./vision/encode-cache.ts";
 import { expandImages, IMAGE_MARKER, placeholderRuns } from "./vision/layout.ts";
 import type { ImagePlan } from "./vision/plan.ts";
-import { VisionModel } from "./vision/vision-model.ts";
+import { type Tile, VisionModel } from "./vision/vision-model.ts";
 
 export type ContentPart =
   | { type: "text"; text: string }
@@ -96,6 +96,8 @@ export interface LoadOptions {
   offline?: boolean;
   onProgress?: ResolveOptions["onProgress"];
   signal?: AbortSignal;
+  /** called when loading enters a long stage: the mmproj's one-time Q8_0 rewrite, then loading the weights */
+  onStage?: (stage: "converting" | "loading") => void;
   /** vision weights: "q8_0" (default for paths: F16 matrices converted once, ~5x faster in WASM) or "as-is" */
   visionWeights?: "as-is" | "q8_0";
   /** context tokens (default 4096) */
@@ -105,6 +107,8 @@ export interface LoadOptions {
   sequences?: number;
   /** bytes of tile embeddings kept for later requests (default 256 MiB) */
   encodeCacheBytes?: number;
+  /** bytes of prefix-cache checkpoints (ContextOptions.cacheRamBytes, default 256 MiB) */
+  cacheRamBytes?: number;
 }
 
 function singleFile(source: string | Blob[]): string | Blob {
@@ -125,7 +129,11 @@ async function allInOrder<T>(promises: Promise<T>[]): Promise<T[]> {
 
 export class MiniCPMV {
   readonly cache: EncodeCache;
-  private queue: Promise<unknown> = Promise.resolve();
+  /** requests preparing now (close() leaves the media workers to them) / close() was called */
+  private preparing = 0;
+  private closed = false;
+  /** tile encodes running now, by encode-cache key: a request with the same tile waits for that one */
+  private encoding = new Map<string, Promise<Float32Array>>();
   /** the media workers that decode and tile images and videos, started by the first one */
   private media: MediaDecoder | undefined;
   private videoInfos = new Map<string, VideoMeta>();
@@ -167,7 +175,11 @@ export class MiniCPMV {
 
     const model = await Model.loadInspected(engine, modelIn);
     const vision = mmprojSource
-      ? await VisionModel.load(engine, mmprojSource, { weights: o.visionWeights, files: mmprojFiles })
+      ? await VisionModel.load(engine, mmprojSource, {
+        weights: o.visionWeights,
+        files: mmprojFiles,
+        onConvert: (done) => o.onStage?.(done ? "loading" : "converting"),
+      })
       : undefined;
     if (vision && vision.info.nEmbd !== model.info.nEmbd) {
       throw new InvalidRequestError(
@@ -179,28 +191,47 @@ export class MiniCPMV {
       contextSize: o.contextSize,
       batchSize: o.batchSize,
       sequences: o.sequences,
+      cacheRamBytes: o.cacheRamBytes,
     });
     return new MiniCPMV(engine, model, vision, context, o.encodeCacheBytes);
   }
 
-  /** Stops the media workers (the engine is the caller's). */
+  /** Stops the media workers (the engine is the caller's), once the requests preparing now are done. */
   close(): void {
+    this.closed = true;
+    if (this.preparing === 0) this.stopMedia();
+  }
+
+  private stopMedia() {
     this.media?.terminate();
     this.media = undefined;
   }
 
   /**
-   * Starts a chat completion. Images and videos in messages are decoded, planned, encoded (or
-   * taken from the cache) and laid out, one request at a time; then the request generates beside
-   * others on the context's sequences (see Scheduler).
+   * Starts a chat completion. Images and videos in messages are fetched, decoded, planned, encoded
+   * (or taken from the cache) and laid out; then the request generates beside others on the
+   * context's sequences (see Scheduler). Requests prepare side by side: fetches and media decoding
+   * overlap, and their engine calls (tokenization, tile encodes) take turns in the engine worker,
+   * each call self-contained. `options.signal` cancels the request between any two steps
+   * (AbortError); a crashed engine stops it too (EngineCrashError).
    */
-  chat(messages: Message[], options: ChatOptions = {}): Promise<ChatRun> {
-    const run = this.queue.then(() => this.prepare(messages, options));
-    this.queue = run.catch(() => {});
-    return run;
+  async chat(messages: Message[], options: ChatOptions = {}): Promise<ChatRun> {
+    this.preparing++;
+    try {
+      return await this.prepare(messages, options);
+    } finally {
+      if (--this.preparing === 0 && this.closed) this.stopMedia();
+    }
   }
 
   private async prepare(messages: Message[], o: ChatOptions): Promise<ChatRun> {
+    const signal = o.signal;
+    /** between two steps: stop when the client left or the engine is gone */
+    const checkpoint = () => {
+      throwIfAborted(signal);
+      this.engine.checkAlive();
+    };
+    checkpoint();
     const template = this.model.info.chatTemplate;
     if (!template) throw new InvalidRequestError("the model has no chat template", "model");
     const images: MediaInput[] = [];
@@ -248,25 +279,38 @@ export class MiniCPMV {
         const bytes = await loadMediaBytes(input, fetch, kind);
         return { bytes, hash: await contentHash(bytes) };
       }));
+    // a remote fetch stops at once when the request is cancelled
+    const withSignal = (f: FetchLimits | undefined): FetchLimits => ({ ...f, signal: f?.signal ?? signal });
     const [imageFiles, videoFiles] = await Promise.all([
-      loaded(images, o.fetch, "image"),
-      loaded(videos, o.videoFetch ?? o.fetch, "video"),
+      loaded(images, withSignal(o.fetch), "image"),
+      loaded(videos, withSignal(o.videoFetch ?? o.fetch), "video"),
     ]);
+    checkpoint();
     const vision = this.vision!; // there whenever there are images or videos (checked above)
-    // images are decoded, planned and cut into tiles in the media workers, side by side
-    const tiledImages = await allInOrder(imageFiles.map((p) =>
-      this.mediaDecoder().tileImage(p.bytes, {
-        maxPixels: o.maxImagePixels,
-        plan: { downsampleMode: o.downsampleMode, maxSliceNums: o.maxSliceNums, useImageId: o.useImageId },
-        mean: vision.info.imageMean,
-        std: vision.info.imageStd,
-      })
-    ));
+    // images are decoded, planned and cut into tiles in the media workers, side by side; a cancelled
+    // request stops waiting for them (a worker finishes the image it is on, and its tiles are dropped)
+    const tiledImages = await abortable(
+      allInOrder(imageFiles.map((p) =>
+        this.mediaDecoder().tileImage(p.bytes, {
+          maxPixels: o.maxImagePixels,
+          plan: { downsampleMode: o.downsampleMode, maxSliceNums: o.maxSliceNums, useImageId: o.useImageId },
+          mean: vision.info.imageMean,
+          std: vision.info.imageStd,
+        })
+      )),
+      signal,
+    );
     const plans = tiledImages.map((r) => r.plan);
     const videoPlans: VideoPlan[] = [];
-    for (const v of videoFiles) videoPlans.push(planVideo(await this.videoInfo(v.bytes, v.hash, o.videoLimits), o));
+    for (const v of videoFiles) {
+      videoPlans.push(planVideo(await abortable(this.videoInfo(v.bytes, v.hash, o.videoLimits), signal), o));
+    }
 
-    const tokens = await this.model.tokenize(expandVideos(expandImages(rendered, plans), videoPlans));
+    checkpoint();
+    const tokens = await abortable(
+      this.model.tokenize(expandVideos(expandImages(rendered, plans), videoPlans)),
+      signal,
+    );
     // the plans know every placeholder: a prompt that cannot fit is refused before anything is encoded
     if (tokens.length >= this.context.sequenceSize) {
       throw new InvalidRequestError(
@@ -282,15 +326,10 @@ export class MiniCPMV {
       for (const [k, plan] of plans.entries()) {
         stats.imageTokens += plan.imageTokens;
         for (const [t, tile] of tiledImages[k].tiles.entries()) {
+          checkpoint();
           const key = tileKey(imageFiles[k].hash, plan, t, vision.info.file);
-          let data = this.cache.get(key);
-          if (data) stats.tilesCached++;
-          else {
-            data = await vision.encodeTile(tile, plan.mode);
-            this.cache.set(key, data);
-            stats.tilesEncoded++;
-          }
-          input.embeddings!.push({ start: starts[run++], data });
+          const data = await this.encodeTile(key, tile, plan.mode, stats, signal);
+          input.embeddings!.push({ start: starts[run++], data, key }); // key: the prefix cache's identity
         }
       }
     }
@@ -307,11 +346,13 @@ export class MiniCPMV {
           vision,
           cache: this.cache,
           limits: o.videoLimits,
+          signal,
         }, stats);
         for (const data of embeddings) input.embeddings!.push({ start: starts[run++], data });
       }
     }
     stats.encodeMs = performance.now() - t0;
+    checkpoint();
     return {
       generation: generate(this.context, input, o),
       plans,
@@ -320,6 +361,33 @@ export class MiniCPMV {
       promptTokens: tokens.length,
       media: stats,
     };
+  }
+
+  /**
+   * A tile's embeddings from the encode cache, from an encode of the same tile another request
+   * started, or encoded now. A cancelled request stops waiting; the encode it started still fills
+   * the cache (one engine call, which cannot be interrupted).
+   */
+  private encodeTile(
+    key: string,
+    tile: Tile,
+    mode: ImagePlan["mode"],
+    stats: MediaStats,
+    signal: AbortSignal | undefined,
+  ): Promise<Float32Array> {
+    const cached = this.cache.get(key);
+    let running = this.encoding.get(key);
+    if (cached || running) stats.tilesCached++;
+    if (cached) return Promise.resolve(cached);
+    if (!running) {
+      stats.tilesEncoded++;
+      running = this.vision!.encodeTile(tile, mode).then((data) => {
+        this.cache.set(key, data);
+        return data;
+      }).finally(() => this.encoding.delete(key));
+      this.encoding.set(key, running);
+    }
+    return abortable(running, signal);
   }
 
   private placeholderId(marker: string): number {

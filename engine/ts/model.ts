@@ -7,7 +7,7 @@ import { resolveModelRef, type ResolveOptions } from "./hub/resolve.ts";
 import { isRemoteRef } from "./hub/refs.ts";
 import { checkMemoryBudget } from "./memory-budget.ts";
 import { blobSource, openFile } from "./platform/index.ts";
-import { Scheduler } from "./scheduler.ts";
+import { DEFAULT_CACHE_RAM_BYTES, Scheduler } from "./scheduler.ts";
 import { Detokenizer, Vocabulary } from "./vocab.ts";
 
 export interface ModelInfo {
@@ -15,6 +15,8 @@ export interface ModelInfo {
   nEmbd: number;
   nCtxTrain: number;
   sizeBytes: number;
+  /** "hybrid" (Qwen3.5) / "recurrent": state that cannot be trimmed, only saved and restored */
+  memoryKind: "attention" | "recurrent" | "hybrid";
   name?: string;
   chatTemplate?: string;
   /** the files loaded, in order (one, or every shard of a split set) */
@@ -28,6 +30,8 @@ export interface ContextOptions {
   batchSize?: number;
   /** sequences decoded together (default 1); each gets contextSize / sequences positions */
   sequences?: number;
+  /** host memory for the prefix cache's recurrent-state checkpoints (default 256 MiB; 0: none) */
+  cacheRamBytes?: number;
 }
 
 export type ModelSource = string | Blob;
@@ -131,7 +135,9 @@ export class Model {
       nSeqMax: sequences,
       threads: this.engine.threads,
     });
-    return new Context(this, r.ctx, r.nCtx, r.nCtxSeq, nBatch, sequences);
+    const cacheRamBytes = options.cacheRamBytes ?? DEFAULT_CACHE_RAM_BYTES;
+    if (!(cacheRamBytes >= 0)) throw new InvalidRequestError("cacheRamBytes must be >= 0", "cacheRamBytes");
+    return new Context(this, r.ctx, r.nCtx, r.nCtxSeq, nBatch, sequences, cacheRamBytes);
   }
 
   async close(): Promise<void> {
@@ -155,6 +161,8 @@ export class Context {
     readonly sequenceSize: number,
     readonly batchSize: number,
     readonly sequences: number,
+    /** bytes of prefix-cache checkpoints kept (ContextOptions.cacheRamBytes) */
+    readonly cacheRamBytes: number = DEFAULT_CACHE_RAM_BYTES,
   ) {
     this.scheduler = new Scheduler(this);
   }

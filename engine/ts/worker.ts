@@ -82,7 +82,7 @@ const methods = {
     models.set(model, { dir, readers: Object.values(readers), nVocab: info.nVocab });
     return {
       model,
-      info,
+      info: { ...info, memoryKind: a.memoryKind(model) },
       vocab: a.vocabulary(model, info.nVocab),
       chatTemplate: a.modelMeta(model, "tokenizer.chat_template"),
       name: a.modelMeta(model, "general.name"),
@@ -218,6 +218,23 @@ const methods = {
 
   seqRm(ctx: Ptr, seq: number, p0: number, p1: number) {
     return need().seqRm(ctx, seq, p0, p1);
+  },
+  seqPosMax(ctx: Ptr, seq: number) {
+    return need().seqPosMax(ctx, seq);
+  },
+  /** A sequence's state (`partial`: the recurrent part only), moved to the caller. */
+  stateGet(ctx: Ptr, seq: number, partial: boolean) {
+    const a = need();
+    const state = a.stateGet(ctx, seq, partial);
+    if (!state) throw new EngineError(`cannot save sequence ${seq}: ${a.lastError("unknown error")}`, "state_failed");
+    return state;
+  },
+  /** Restores a state from stateGet; a partial one replaces only the recurrent part. */
+  stateSet(ctx: Ptr, seq: number, state: Uint8Array, partial: boolean) {
+    const a = need();
+    if (!a.stateSet(ctx, seq, state, partial)) {
+      throw new EngineError(`cannot restore sequence ${seq}: ${a.lastError("unknown error")}`, "state_failed");
+    }
   },
   memoryClear(ctx: Ptr) {
     need().memoryClear(ctx);

@@ -247,6 +247,41 @@ MCE_EXPORT int32_t mce_seq_rm(mce_context * c, llama_seq_id seq, llama_pos p0, l
     return llama_memory_seq_rm(llama_get_memory(c->ctx), seq, p0, p1) ? 1 : 0;
 }
 
+// The last position a sequence holds (-1 when empty); for a hybrid model, the lower of its
+// attention and recurrent parts.
+MCE_EXPORT int32_t mce_seq_pos_max(mce_context * c, llama_seq_id seq) {
+    return llama_memory_seq_pos_max(llama_get_memory(c->ctx), seq);
+}
+
+// 0: attention only (seq_rm trims any suffix); 1: recurrent; 2: hybrid (attention + recurrent
+// layers: the recurrent state cannot be trimmed, only saved and restored).
+MCE_EXPORT int32_t mce_model_memory_kind(const llama_model * model) {
+    return llama_model_is_hybrid(model) ? 2 : llama_model_is_recurrent(model) ? 1 : 0;
+}
+
+// A sequence's state (llama_state_seq_*_ext): flags 0 = everything (attention cells and recurrent
+// state), 1 = LLAMA_STATE_SEQ_FLAGS_PARTIAL_ONLY (the recurrent state alone). Sizes in bytes; 0 on failure.
+MCE_EXPORT size_t mce_state_seq_size(mce_context * c, llama_seq_id seq, uint32_t flags) {
+    return llama_state_seq_get_size_ext(c->ctx, seq, flags);
+}
+
+MCE_EXPORT size_t mce_state_seq_get(mce_context * c, llama_seq_id seq, uint8_t * dst, size_t size, uint32_t flags) {
+    g_last_error.clear();
+    return llama_state_seq_get_data_ext(c->ctx, dst, size, seq, flags);
+}
+
+// Replaces what the state covers (with flags 1 only the recurrent part; attention cells stay).
+MCE_EXPORT size_t mce_state_seq_set(mce_context * c, llama_seq_id seq, const uint8_t * src, size_t size,
+                                    uint32_t flags) {
+    g_last_error.clear();
+    try {
+        return llama_state_seq_set_data_ext(c->ctx, src, size, seq, flags);
+    } catch (const std::exception & e) {
+        set_error("%s", e.what());
+        return 0;
+    }
+}
+
 // ---- sampling --------------------------------------------------------------
 
 // A sampler chain in llama.cpp's usual order (penalties, top_k, top_p, min_p, temp, dist; or

@@ -41,6 +41,11 @@ const ROUTES: [string, string, unknown?][] = [
   ["GET", "/metrics"],
   ["POST", "/tokenize", { content: "hi" }],
   ["POST", "/detokenize", { tokens: [1] }],
+  ["POST", "/api/pull", { model: "hf.co/a/b:Q4_K_M" }],
+  ["DELETE", "/api/delete", { model: "hf.co/a/b:Q4_K_M" }],
+  ["POST", "/completion", { prompt: "hi" }],
+  ["GET", "/props"],
+  ["GET", "/slots"],
   ["GET", "/no-such-route"],
   ["POST", "/v1/embeddings", {}],
 ];
@@ -102,8 +107,9 @@ test("the key in the query string does not authenticate", async () => {
 
 test("the right key passes on every route (the scheme's case and surrounding spaces do not matter)", async () => {
   for (const authorization of [`Bearer ${KEY}`, `bearer ${KEY}`, `  Bearer  ${KEY} `]) {
-    // /api/tags and /api/ps read the model's file (absent here): left out for speed
-    for (const [method, path, body] of ROUTES.filter(([, p]) => p !== "/api/tags" && p !== "/api/ps")) {
+    // /api/tags, /api/ps, /props and /slots read the model's file (absent here): left out for speed
+    const loading = ["/api/tags", "/api/ps", "/props", "/slots"];
+    for (const [method, path, body] of ROUTES.filter(([, p]) => !loading.includes(p))) {
       // POST bodies that fail validation: a 400 shows the request got past the key without loading a model
       const res = await request(method, path, body === undefined ? undefined : { frobnicate: 1 }, { authorization });
       assert.notEqual(res.status, 401, `${path} with '${authorization}'`);

@@ -151,8 +151,8 @@ test("unknown routes and methods are 404s in the path's API shape", async () => 
   assert.deepEqual(await v1.json(), {
     error: { message: "no route POST /v1/embeddings", type: "not_found_error", param: null, code: "not_found" },
   });
-  const api = await app.request("/api/pull", { method: "POST", headers: auth });
-  assert.deepEqual([api.status, await api.json()], [404, { error: "no route POST /api/pull" }]);
+  const api = await app.request("/api/push", { method: "POST", headers: auth });
+  assert.deepEqual([api.status, await api.json()], [404, { error: "no route POST /api/push" }]);
   const method = await app.request("/v1/chat/completions", { headers: auth });
   assert.equal(method.status, 404, "GET on a POST route");
   const text = await (await app.request("/metrics", { headers: auth })).text();

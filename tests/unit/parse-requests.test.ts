@@ -95,6 +95,7 @@ test("openai: a chat job's constraints and options", () => {
     frequencyPenalty: undefined,
     repeatPenalty: undefined,
     ignoreEos: undefined,
+    cachePrompt: undefined,
     logprobs: 0, // top_logprobs absent
     downsampleMode: "4x",
     maxSliceNums: 4,
@@ -107,6 +108,7 @@ test("openai: a chat job's constraints and options", () => {
     const b = openai.chatSchema.parse({ model: "m", messages: [{ role: "user", content: "x" }], ...extra });
     return openai.chatJob(b, undefined, signal);
   };
+  assert.equal(job2({ cache_prompt: false }).options.cachePrompt, false); // llama-server's opt-out
   const plain = job2({});
   assert.deepEqual(
     [plain.toolChoice, plain.thinking, plain.json, plain.options.logprobs],

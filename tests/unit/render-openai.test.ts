@@ -61,7 +61,7 @@ test("usage (image and video tokens when given) and llama-server timings", () =>
   );
   assert.equal(
     json(timingsBody(result())),
-    '{"prompt_n":10,"prompt_ms":20,"predicted_n":3,"predicted_ms":60,"predicted_per_second":50}',
+    '{"cache_n":0,"prompt_n":10,"prompt_ms":20,"predicted_n":3,"predicted_ms":60,"predicted_per_second":50}',
   );
   assert.equal(timingsBody(result({ timings: { promptMs: 5, generateMs: 0 } })).predicted_per_second, 0);
 });
@@ -74,7 +74,7 @@ test("a whole chat completion", () => {
       '"logprobs":null,"finish_reason":"stop"}],' +
       '"usage":{"prompt_tokens":10,"completion_tokens":3,"total_tokens":13,' +
       '"prompt_tokens_details":{"image_tokens":0,"cached_tokens":0}},' +
-      '"timings":{"prompt_n":10,"prompt_ms":20,"predicted_n":3,"predicted_ms":60,"predicted_per_second":50}}',
+      '"timings":{"cache_n":0,"prompt_n":10,"prompt_ms":20,"predicted_n":3,"predicted_ms":60,"predicted_per_second":50}}',
   );
 });
 
@@ -152,7 +152,7 @@ test("the last chat chunk and the usage chunk", () => {
     json(chatLastChunk(ref, "tool_calls", result())),
     '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"tiny",' +
       '"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"tool_calls"}],' +
-      '"timings":{"prompt_n":10,"prompt_ms":20,"predicted_n":3,"predicted_ms":60,"predicted_per_second":50}}',
+      '"timings":{"cache_n":0,"prompt_n":10,"prompt_ms":20,"predicted_n":3,"predicted_ms":60,"predicted_per_second":50}}',
   );
   assert.equal(
     json(usageChunk(ref, "chat.completion.chunk", usageBody(result(), media(5)))),
@@ -169,7 +169,7 @@ test("text completions: whole, streamed pieces, the last chunk", () => {
     '{"id":"cmpl-1","object":"text_completion","created":1700000000,"model":"tiny",' +
       '"choices":[{"text":"Hello","index":0,"logprobs":null,"finish_reason":"length"}],' +
       '"usage":{"prompt_tokens":10,"completion_tokens":3,"total_tokens":13},' +
-      '"timings":{"prompt_n":10,"prompt_ms":20,"predicted_n":3,"predicted_ms":60,"predicted_per_second":50}}',
+      '"timings":{"cache_n":0,"prompt_n":10,"prompt_ms":20,"predicted_n":3,"predicted_ms":60,"predicted_per_second":50}}',
   );
   assert.equal(
     json(completionChunk(cref, "He", { tokens: ["He"] })),
@@ -180,7 +180,7 @@ test("text completions: whole, streamed pieces, the last chunk", () => {
     json(completionLastChunk(cref, result())),
     '{"id":"cmpl-1","object":"text_completion","created":1700000000,"model":"tiny",' +
       '"choices":[{"text":"","index":0,"logprobs":null,"finish_reason":"stop"}],' +
-      '"timings":{"prompt_n":10,"prompt_ms":20,"predicted_n":3,"predicted_ms":60,"predicted_per_second":50}}',
+      '"timings":{"cache_n":0,"prompt_n":10,"prompt_ms":20,"predicted_n":3,"predicted_ms":60,"predicted_per_second":50}}',
   );
   assert.equal(
     json(usageChunk(cref, "text_completion", usageBody(result()))),

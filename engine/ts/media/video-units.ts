@@ -2,7 +2,8 @@
  * A video's units as encoder tiles, built where the frames are decoded (the media worker), so
  * frames never leave it: frames are decoded in increasing order, each unit (a main frame or a
  * composite) is laid out and cut into tiles as soon as its last frame is there, and a frame is
- * dropped once every unit that uses it is built. Memory holds the frames of unbuilt units only.
+ * dropped once every unit that uses it is built. Memory holds the frames of unbuilt units only, and
+ * a frame whose units are all built at once is never copied out of the decoder's buffer.
  */
 
 import { unitImage } from "../video/composite.ts";
@@ -33,6 +34,7 @@ export class VideoUnitBuilder {
   constructor(
     private readonly units: VideoUnit[],
     frameCount: number,
+    /** decodes a frame into a buffer valid until the next call (OpenVideo.decodeInPlace) */
     private readonly decode: (index: number) => DecodedFrame,
     private readonly mean?: number[],
     private readonly std?: number[],
@@ -48,6 +50,7 @@ export class VideoUnitBuilder {
   nextUnit(): UnitTiles | null {
     let framesDecoded = 0;
     while (this.ready.length === 0 && this.next < this.order.length) {
+      // the frame in the decoder's buffer: copied only if a unit still needs it after this step
       const { index, width, height, rgb } = this.decode(this.order[this.next++]);
       this.frames.set(index, { width, height, data: rgb });
       framesDecoded++;
@@ -61,6 +64,7 @@ export class VideoUnitBuilder {
       for (const f of [...this.frames.keys()]) {
         if (this.users.get(f)!.every((k) => this.built[k])) this.frames.delete(f);
       }
+      if (this.frames.has(index)) this.frames.set(index, { width, height, data: rgb.slice() });
     }
     const unit = this.ready.shift();
     return unit ? { ...unit, framesDecoded } : null;

@@ -13,7 +13,7 @@ import { VideoDecodeError } from "../errors.ts";
 import { parentPort } from "../platform/index.ts";
 import type { RpcRequest, RpcResponse } from "../rpc.ts";
 import { transferables } from "../rpc.ts";
-import { loadFfmpeg } from "../video/decoder-module.ts";
+import { ffmpegMemoryBytes, loadFfmpeg } from "../video/decoder-module.ts";
 import { type DecodedFrame, type OpenVideo, openVideo, type VideoInput, type VideoLimits } from "../video/decoder.ts";
 import type { VideoUnit } from "../video/plan.ts";
 import { decodeImage } from "../vision/decode.ts";
@@ -29,6 +29,8 @@ interface Session {
 
 const sessions = new Map<number, Session>();
 let nextHandle = 1;
+let videosOpened = 0;
+let heapPeakBytes = 0;
 let ffmpegDir: URL | undefined;
 let crashed: string | undefined;
 
@@ -36,6 +38,27 @@ function session(handle: number): Session {
   const s = sessions.get(handle);
   if (!s) throw new VideoDecodeError("decode_failed", `no open video ${handle}`);
   return s;
+}
+
+/** What a media worker holds (`stats`): for tests of the open-once policy and bench/video-memory.ts. */
+export interface MediaWorkerStats {
+  /** videos opened since the worker started (each open reads the container and scans the frame table) */
+  videosOpened: number;
+  /** videos open now */
+  videosOpen: number;
+  /** the FFmpeg-subset wasm memory (0 before the first video); wasm memory never shrinks */
+  ffmpegMemoryBytes: number;
+  /** the JS heap + external (ArrayBuffers) of this worker now (0 where unknown) */
+  heapBytes: number;
+  /** the largest JS heap + external (ArrayBuffers) of this worker seen after a call, since the last reset (0 where unknown) */
+  heapPeakBytes: number;
+}
+
+/** This isolate's JS heap and the external memory (ArrayBuffers) it holds, where the runtime tells. */
+function heapBytes(): number {
+  const usage = (globalThis as { process?: { memoryUsage?: () => { heapUsed: number; external: number } } }).process
+    ?.memoryUsage?.();
+  return usage ? usage.heapUsed + usage.external : 0;
 }
 
 export interface ImageTileOptions {
@@ -61,6 +84,7 @@ const methods = {
   async open(input: VideoInput, limits?: VideoLimits) {
     await loadFfmpeg(ffmpegDir);
     const video = await openVideo(input, limits);
+    videosOpened++;
     const handle = nextHandle++;
     sessions.set(handle, { video });
     return { handle, info: video.info };
@@ -71,7 +95,7 @@ const methods = {
   /** from now on `nextUnit` builds these units of the open video */
   tileUnits(handle: number, units: VideoUnit[], mean?: number[], std?: number[]) {
     const s = session(handle);
-    s.units = new VideoUnitBuilder(units, s.video.info.frameCount, (i) => s.video.decode(i), mean, std);
+    s.units = new VideoUnitBuilder(units, s.video.info.frameCount, (i) => s.video.decodeInPlace(i), mean, std);
   },
   nextUnit(handle: number) {
     const { units } = session(handle);
@@ -81,6 +105,14 @@ const methods = {
   close(handle: number) {
     sessions.get(handle)?.video.close();
     sessions.delete(handle);
+  },
+  /** `resetPeak`: the heap peak starts over from the current heap after this answer */
+  stats(resetPeak = false): MediaWorkerStats {
+    const now = heapBytes();
+    const stats = { videosOpened, videosOpen: sessions.size, ffmpegMemoryBytes: ffmpegMemoryBytes(), heapBytes: now };
+    const peak = Math.max(heapPeakBytes, now);
+    if (resetPeak) heapPeakBytes = now;
+    return { ...stats, heapPeakBytes: peak };
   },
 };
 
@@ -106,5 +138,6 @@ port.onMessage(async (msg) => {
       res = { id, ok: false, error };
     }
   }
+  heapPeakBytes = Math.max(heapPeakBytes, heapBytes());
   port.postMessage(res, "value" in res ? transferables(res.value) : []);
 });

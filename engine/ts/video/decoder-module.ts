@@ -96,6 +96,12 @@ const AV_LOG_QUIET = -8;
 const readers = new Map<number, VideoReader>();
 let nextSource = 1;
 let loading: Promise<FfmpegModule> | undefined;
+let loadedModule: FfmpegModule | undefined;
+
+/** Bytes of this thread's decoder wasm memory (0 before it is loaded); it grows and never shrinks. */
+export function ffmpegMemoryBytes(): number {
+  return loadedModule?.HEAPU8.byteLength ?? 0;
+}
 
 /** The decoder module of this thread, instantiated on first use. */
 export function loadFfmpeg(dir: URL = defaultFfmpegDir()): Promise<FfmpegModule> {
@@ -127,7 +133,7 @@ async function instantiate(dir: URL): Promise<FfmpegModule> {
     },
   }) as FfmpegModule;
   m._mce_video_init(AV_LOG_QUIET); // errors are captured by the shim, not printed
-  return m;
+  return loadedModule = m;
 }
 
 /** Makes `reader` readable by the shim as source id N until the returned function is called. */

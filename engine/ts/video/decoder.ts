@@ -74,6 +74,11 @@ export interface OpenVideo {
   readonly info: VideoInfo;
   /** decodes one frame; cheapest in increasing index order (the decoder seeks only when that saves work) */
   decode(index: number): DecodedFrame;
+  /**
+   * decodes one frame like `decode`, but its `rgb` is the decoder's own buffer, not a copy: valid
+   * until the next decode or close (a frame used at once costs no allocation)
+   */
+  decodeInPlace(index: number): DecodedFrame;
   /** how often the decoder has seeked so far (diagnostics: the seeking policy) */
   seeks(): number;
   close(): void;
@@ -158,16 +163,21 @@ export async function openVideo(input: VideoInput, limits: VideoLimits = {}): Pr
       throw new VideoDecodeError("bad_metadata", `the video declares no usable frame rate (${num}/${den})`);
     }
     if (!(info.durationSeconds > 0)) throw new VideoDecodeError("bad_metadata", "the video has no duration");
+    const decodeInPlace = (index: number): DecodedFrame => {
+      if (closed) throw new InvalidRequestError("the video is closed");
+      decodeOrder([index], info.frameCount);
+      if (m._mce_video_decode(v, index) < 0) throw shimError(m);
+      const width = m._mce_video_rgb_width(v), height = m._mce_video_rgb_height(v);
+      const at = m._mce_video_rgb(v) >>> 0;
+      return { index, width, height, rgb: m.HEAPU8.subarray(at, at + width * height * 3) };
+    };
     return {
       info,
       decode(index) {
-        if (closed) throw new InvalidRequestError("the video is closed");
-        decodeOrder([index], info.frameCount);
-        if (m._mce_video_decode(v, index) < 0) throw shimError(m);
-        const width = m._mce_video_rgb_width(v), height = m._mce_video_rgb_height(v);
-        const at = m._mce_video_rgb(v) >>> 0;
-        return { index, width, height, rgb: m.HEAPU8.slice(at, at + width * height * 3) };
+        const frame = decodeInPlace(index);
+        return { ...frame, rgb: frame.rgb.slice() };
       },
+      decodeInPlace,
       seeks: () => (closed ? 0 : m._mce_video_seek_count(v)),
       close,
     };

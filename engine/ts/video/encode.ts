@@ -7,7 +7,7 @@
  * tiles as soon as their last frame is decoded, one ahead of the encoder.
  */
 
-import { VideoDecodeError } from "../errors.ts";
+import { throwIfAborted, VideoDecodeError } from "../errors.ts";
 import type { MediaDecoder } from "../media/client.ts";
 import type { EncodeCache } from "../vision/encode-cache.ts";
 import { tileKey } from "../vision/encode-cache.ts";
@@ -32,6 +32,8 @@ export interface VideoEncodeInput {
   vision: VisionModel;
   cache: EncodeCache;
   limits?: VideoLimits;
+  /** stops between tile encodes (AbortError) */
+  signal?: AbortSignal;
 }
 
 /** Tile embeddings of every unit, flattened in prompt order (unit by unit, overview then slices). */
@@ -67,6 +69,7 @@ export async function encodeVideo(v: VideoEncodeInput, stats: VideoEncodeStats):
       stats.framesDecoded += r.value.framesDecoded;
       for (const [t, tile] of r.value.tiles.entries()) {
         if (out[k][t]) continue;
+        throwIfAborted(v.signal);
         const data = await vision.encodeTile(tile, unit.image.mode);
         cache.set(tileKey(unitContent(unit), unit.image, t, vision.info.file), data);
         out[k][t] = data;

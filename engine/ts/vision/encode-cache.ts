@@ -1,5 +1,6 @@
 /** Tile embeddings kept within a memory budget (least recently used out first), keyed by content. */
 
+import { createSha256 } from "../platform/index.ts";
 import type { ImagePlan } from "./plan.ts";
 
 export class EncodeCache {
@@ -43,8 +44,19 @@ export class EncodeCache {
   }
 }
 
-/** Hex SHA-256 of bytes (Web Crypto: the same on every runtime). */
+/** Inputs larger than this are hashed in slices of this size. */
+const HASH_SLICE = 16 * 2 ** 20;
+
+/**
+ * Hex SHA-256 of bytes (Web Crypto: the same on every runtime). A long video is hashed in slices
+ * by the platform's incremental SHA-256 instead: Web Crypto would hold two more copies of it.
+ */
 export async function contentHash(bytes: Uint8Array): Promise<string> {
+  if (bytes.length > HASH_SLICE) {
+    const h = await createSha256();
+    for (let at = 0; at < bytes.length; at += HASH_SLICE) h.update(bytes.subarray(at, at + HASH_SLICE));
+    return h.hex();
+  }
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.slice()));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -39,10 +39,16 @@ export interface VisionLoadOptions {
   convertedDir?: string;
   /** the source's headers, already validated (MiniCPMV.load reads them once for the memory check) */
   files?: ModelFiles;
+  /** called before the Q8_0 rewrite runs (not when a converted file is reused), and once it is done */
+  onConvert?: (done: boolean) => void;
 }
 
 /** The Q8_0 rewrite of an mmproj file, made once per source file (name, size and mtime). */
-export async function convertedPath(source: string, dir = cacheDir()): Promise<string> {
+export async function convertedPath(
+  source: string,
+  dir = cacheDir(),
+  onConvert?: (done: boolean) => void,
+): Promise<string> {
   const fs = await nodeFs();
   const st = await fs.promises.stat(source);
   const base = source.slice(source.lastIndexOf("/") + 1).replace(/\.gguf$/, "");
@@ -50,8 +56,10 @@ export async function convertedPath(source: string, dir = cacheDir()): Promise<s
   if (!fs.existsSync(out)) {
     await fs.promises.mkdir(dir, { recursive: true });
     const tmp = `${out}.${crypto.randomUUID()}.tmp`; // unique per writer, renamed into place when complete
+    onConvert?.(false);
     await convertMmprojToQ8((await openFile(source))!, await createFileSink(tmp));
     await fs.promises.rename(tmp, out);
+    onConvert?.(true);
   }
   return out;
 }
@@ -67,7 +75,7 @@ export class VisionModel {
       files = options.files ?? await openModelFiles(source, "mmproj", openFile);
       const convertible = files.headers[0].tensors.some(isF16Matrix);
       if ((options.weights ?? "q8_0") === "q8_0" && convertible) {
-        source = await convertedPath(source, options.convertedDir ?? cacheDir());
+        source = await convertedPath(source, options.convertedDir ?? cacheDir(), options.onConvert);
       }
       name = source.slice(source.lastIndexOf("/") + 1);
     } else {

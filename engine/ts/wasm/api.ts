@@ -218,6 +218,36 @@ export class WasmApi {
   seqRm(ctx: Ptr, seq: number, p0: number, p1: number): boolean {
     return this.m._mce_seq_rm(ctx, seq, p0, p1) === 1;
   }
+  seqPosMax(ctx: Ptr, seq: number): number {
+    return this.m._mce_seq_pos_max(ctx, seq);
+  }
+  /** "attention": any suffix can be trimmed; "recurrent"/"hybrid": the recurrent state only saved and restored */
+  memoryKind(model: Ptr): "attention" | "recurrent" | "hybrid" {
+    return (["attention", "recurrent", "hybrid"] as const)[this.m._mce_model_memory_kind(model)];
+  }
+  /** A copy of a sequence's state (`partial`: the recurrent part only); null on failure. */
+  stateGet(ctx: Ptr, seq: number, partial: boolean): Uint8Array | null {
+    const flags = partial ? 1 : 0;
+    const size = this.m._mce_state_seq_size(ctx, seq, flags) >>> 0;
+    if (!size) return null;
+    const p = this.alloc(size);
+    try {
+      const n = this.m._mce_state_seq_get(ctx, seq, p, size, flags) >>> 0;
+      return n ? new Uint8Array(this.m.wasmMemory.buffer, p, n).slice() : null;
+    } finally {
+      this.m._free(p);
+    }
+  }
+  /** Restores what stateGet returned (with the same `partial`) into `seq`; false on failure. */
+  stateSet(ctx: Ptr, seq: number, state: Uint8Array, partial: boolean): boolean {
+    const p = this.alloc(state.length);
+    try {
+      this.u8.set(state, p);
+      return (this.m._mce_state_seq_set(ctx, seq, p, state.length, partial ? 1 : 0) >>> 0) > 0;
+    } finally {
+      this.m._free(p);
+    }
+  }
 
   // ---- sampling ----
   samplerNew(model: Ptr, s: SamplerParams): Ptr {

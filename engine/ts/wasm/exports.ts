@@ -59,6 +59,16 @@ export interface GlueExports {
   _mce_memory_clear(ctx: Ptr): void;
   /** 1 when removed */
   _mce_seq_rm(ctx: Ptr, seq: number, p0: number, p1: number): number;
+  /** the sequence's last position, -1 when empty */
+  _mce_seq_pos_max(ctx: Ptr, seq: number): number;
+  /** 0 attention only, 1 recurrent, 2 hybrid */
+  _mce_model_memory_kind(model: Ptr): number;
+  /** bytes of a sequence's state (`flags` 1: the recurrent part only); 0 on failure */
+  _mce_state_seq_size(ctx: Ptr, seq: number, flags: number): number;
+  /** bytes written, 0 on failure */
+  _mce_state_seq_get(ctx: Ptr, seq: number, dst: Ptr, size: number, flags: number): number;
+  /** bytes read, 0 on failure (reason in mce_last_error) */
+  _mce_state_seq_set(ctx: Ptr, seq: number, src: Ptr, size: number, flags: number): number;
 
   // ---- sampling
   /** 0 on a bad grammar; `triggerToken` >= 0 makes the grammar lazy */
