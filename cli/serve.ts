@@ -203,7 +203,7 @@ function stopSignals(): { requested: Promise<void> } {
   return {
     requested: new Promise((resolve) =>
       onStopSignal(() => {
-        if (++signals === 1) return void (process.env.F_NORESOLVE || resolve());
+        if (++signals === 1) return resolve();
         console.error("minicpmv-edge: second stop signal; exiting now");
         process.exit(1);
       })

@@ -30,6 +30,8 @@ export const REQUEST_LIMITS = Object.freeze({
   bodyEnvelopeDepth: 16,
   /** Ollama `options.repeat_last_n`: the repeat-penalty window in tokens (the engine allocates one slot per token) */
   maxRepeatLastN: 65_536,
+  /** token ids in one /detokenize request (a context's worth; the text is built on the event loop) */
+  maxDetokenizeTokens: 262_144,
   /** JSON schemas (response_format, format, tool parameters) and the grammars built from them */
   schema: SCHEMA_LIMITS,
 });

@@ -4,7 +4,7 @@ import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { readBody } from "./body.ts";
 import { healthOf } from "./health.ts";
-import { promptString } from "./limits.ts";
+import { limitedArray, promptString, REQUEST_LIMITS } from "./limits.ts";
 import { renderMetrics } from "./metrics.ts";
 import type { ModelService } from "./service.ts";
 
@@ -44,7 +44,11 @@ export function opsRoutes(service: ModelService): Hono {
   });
 
   app.post("/detokenize", async (c) => {
-    const b = await readBody(c, z.object({ tokens: z.array(z.number().int()) }));
+    const max = REQUEST_LIMITS.maxDetokenizeTokens;
+    const b = await readBody(
+      c,
+      z.object({ tokens: limitedArray(z.number().int(), max, "tokens", "maxDetokenizeTokens") }),
+    );
     const mm = await service.model();
     return c.json({ content: mm.model.detokenize(b.tokens, { special: true }) });
   });

@@ -93,7 +93,8 @@ test("nginx in front of two replicas: SIGTERM one mid-run, no request fails, the
   let next = 0, completed = 0, stoppedAt = Infinity, drainingAt = Infinity;
   const started = new Map<number, number>(); // request id -> start time
   const failures: string[] = [];
-  const stopped = Promise.withResolvers<void>();
+  let markStopped = () => {};
+  const stopped = new Promise<void>((resolve) => (markStopped = resolve));
   const client = async () => {
     for (let id = next++; id < REQUESTS; id = next++) {
       const stream = id % 3 === 0;
@@ -115,14 +116,14 @@ test("nginx in front of two replicas: SIGTERM one mid-run, no request fails, the
       if (++completed === STOP_AFTER) {
         stoppedAt = performance.now();
         replicas[0].signal("SIGTERM");
-        drainSeen(replicas[0].url).then((t) => (drainingAt = t)).finally(stopped.resolve);
+        drainSeen(replicas[0].url).then((t) => (drainingAt = t)).finally(markStopped);
       }
     }
   };
   const t0 = performance.now();
   await Promise.all(Array.from({ length: CLIENTS }, client));
   const seconds = (performance.now() - t0) / 1000;
-  await stopped.promise;
+  await stopped;
   const drainedExit = await replicas[0].exited;
   const exitedAt = performance.now();
 

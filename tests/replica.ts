@@ -1,10 +1,10 @@
 /**
- * A `serve` process on Deno for the operations tests (health, drain, load balancer): known as soon
+ * A `serve` process (Deno by default) for the operations tests (health, drain, load balancer): known as soon
  * as it listens (before its model is loaded), with its pid for signals and its exit status.
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { cliCommand, ROOT } from "./helpers.ts";
+import { cliCommand, ROOT, type RuntimeName } from "./helpers.ts";
 
 export interface Replica {
   url: string;
@@ -21,8 +21,12 @@ export interface Replica {
   kill(): void;
 }
 
-export function startReplica(args: string[], env: Record<string, string> = {}): Promise<Replica> {
-  const [cmd, pre] = cliCommand("deno");
+export function startReplica(
+  args: string[],
+  env: Record<string, string> = {},
+  runtime: RuntimeName = "deno",
+): Promise<Replica> {
+  const [cmd, pre] = cliCommand(runtime);
   const p = spawn(cmd, [...pre, "serve", "--port", "0", ...args], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],

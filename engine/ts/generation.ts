@@ -94,7 +94,8 @@ export function samplerParams(o: SamplingOptions): SamplerParams {
     minP: num(o.minP, "minP", 0.05, 0, 1),
     seed: Math.floor(num(o.seed, "seed", Math.floor(Math.random() * 2 ** 32), 0, 2 ** 32 - 1)),
     repeatPenalty: num(o.repeatPenalty, "repeatPenalty", 1, 0, 10),
-    penaltyLastN: Math.floor(num(o.repeatLastN, "repeatLastN", 64, -1, 1e9)),
+    // llama.cpp sizes the penalty sampler's ring buffer by it: a huge value is a huge allocation (-1: the context)
+    penaltyLastN: Math.floor(num(o.repeatLastN, "repeatLastN", 64, -1, 65_536)),
     presencePenalty: num(o.presencePenalty, "presencePenalty", 0, -2, 2),
     frequencyPenalty: num(o.frequencyPenalty, "frequencyPenalty", 0, -2, 2),
     grammar: o.grammar,

@@ -18,7 +18,9 @@ const read = (path: string) => readFileSync(new URL(path, root), "utf8");
 
 // deno-lint-ignore no-explicit-any
 type Manifest = Record<string, any>;
-const MODELS: Record<string, new (m: Manifest) => { validate(): void }> = {
+// deno-lint-ignore no-explicit-any
+type ManifestModel = new (m: any) => { validate(): void };
+const MODELS: Record<string, ManifestModel> = {
   "apps/v1/Deployment": Deployment,
   "v1/Service": Service,
   "v1/PersistentVolumeClaim": PersistentVolumeClaim,

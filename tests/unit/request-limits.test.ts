@@ -12,6 +12,7 @@ import {
   checkJsonSchema,
   checkToolSchemas,
   jsonDepth,
+  patternOptionals,
   SCHEMA_LIMITS,
 } from "../../engine/ts/chat/schema-limits.ts";
 import { InvalidRequestError } from "../../engine/ts/errors.ts";
@@ -366,4 +367,15 @@ test('HTTP: Ollama routes answer the same limits as {"error": "..."}', async () 
     status: 400,
     body: { error: "Invalid value for 'options.stop.0': a stop string must not be empty" },
   });
+});
+
+test("patterns: optional atoms counted as the grammar expands them, over maxPatternOptionals refused", () => {
+  assert.equal(patternOptionals("^\\d{3}-\\d{4}$"), 0);
+  assert.equal(patternOptionals("^\\+?[0-9]{7,15}$"), 9);
+  assert.equal(patternOptionals("^(?:ab)?c*d+e{2,}[?{1,9}]\\?$"), 1);
+  assert.equal(patternOptionals("a??b{1,3}?"), 3);
+  const max = SCHEMA_LIMITS.maxPatternOptionals;
+  check({ type: "string", pattern: `^${"[a-z]?".repeat(max)}$` });
+  refused(() => check({ type: "string", pattern: `^${"a?".repeat(300)}$` }), /300 optional atoms.*maxPatternOptionals/);
+  refused(() => check({ type: "string", pattern: "^a{0,500}$" }), /500 optional atoms/);
 });

@@ -10,7 +10,7 @@
  */
 
 import { VideoDecodeError } from "../errors.ts";
-import { parentPort } from "../platform/index.ts";
+import { heapBytes, parentPort } from "../platform/index.ts";
 import type { RpcRequest, RpcResponse } from "../rpc.ts";
 import { transferables } from "../rpc.ts";
 import { ffmpegMemoryBytes, loadFfmpeg } from "../video/decoder-module.ts";
@@ -52,13 +52,6 @@ export interface MediaWorkerStats {
   heapBytes: number;
   /** the largest JS heap + external (ArrayBuffers) of this worker seen after a call, since the last reset (0 where unknown) */
   heapPeakBytes: number;
-}
-
-/** This isolate's JS heap and the external memory (ArrayBuffers) it holds, where the runtime tells. */
-function heapBytes(): number {
-  const usage = (globalThis as { process?: { memoryUsage?: () => { heapUsed: number; external: number } } }).process
-    ?.memoryUsage?.();
-  return usage ? usage.heapUsed + usage.external : 0;
 }
 
 export interface ImageTileOptions {

@@ -33,6 +33,11 @@ export function decodeBase64(text: string): Uint8Array {
 }
 
 /** A fetch with `redirect: "manual"` gives an opaque response here: browsers follow redirects. */
+/** Browsers do not tell a worker its heap size (0: unknown). */
+export function heapBytes(): number {
+  return 0;
+}
+
 export const readsRedirects: boolean = false;
 
 /** Browsers cannot resolve host names (callers judge literal addresses only). */

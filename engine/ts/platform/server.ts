@@ -24,6 +24,13 @@ export function decodeBase64(text: string): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
+/** This isolate's JS heap plus the external memory (ArrayBuffers) it holds. */
+export function heapBytes(): number {
+  // deno-lint-ignore no-process-global
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.external;
+}
+
 /** Cores this process may use. Not `navigator.hardwareConcurrency`: Node 20 has no navigator. */
 export function hardwareConcurrency(): number {
   return Math.max(1, availableParallelism());
