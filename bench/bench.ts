@@ -6,7 +6,7 @@
  * prefill and decode (native: llama-bench); one 448x448 tile through the vision encoder in 16x
  * and 4x with the F16 weights as shipped and with their Q8_0 rewrite (native: oracle encode);
  * model load time, time to first token for a 1024x768 image and peak RSS, each engine in a fresh
- * process (native: oracle chat); two chat turns about one image (the encode cache, WASM only); a
+ * process (native: oracle chat); two chat turns about one image (the encode and prefix caches, WASM only); a
  * 10 s 720p video at stack_frames 1 and 3 (video.ts: time to first token and the decoder's share;
  * native: the same units encoded as images plus the same prompt length prefilled).
  * Prints a table with ratios; writes JSON and an SVG chart.
@@ -66,7 +66,6 @@ function selfCommand(args: string[]): [string, string[]] {
   return [process.execPath, runtime === "deno" ? ["run", "-A", script, ...args] : [script, ...args]];
 }
 
-/** Two chat turns about one 448x448 image: the second takes the tile from the encode cache. */
 /**
  * Per-token cosine similarity (min and mean over the tile) of the bench tile's embeddings: what
  * the Q8_0 rewrite changes against the shipped F16 weights, and WASM against native per file.
@@ -89,6 +88,10 @@ function visionCosines(embd: Record<string, Float32Array>, width: number) {
   return out;
 }
 
+/**
+ * The same question about one 448x448 image twice: the second takes the tile from the encode cache
+ * and the prompt from the prefix cache (all but the positions after the last checkpoint).
+ */
 async function cacheTurns(llm: string, mmproj: string, threads: number) {
   const engine = await Engine.create({ threads, logLevel: "error" });
   try {
@@ -108,6 +111,7 @@ async function cacheTurns(llm: string, mmproj: string, threads: number) {
         prefillS: r.timings.promptMs / 1000,
         tilesEncoded: run.media.tilesEncoded,
         tilesCached: run.media.tilesCached,
+        cachedTokens: r.usage.cachedTokens ?? 0,
       });
     }
     return turns;
@@ -292,11 +296,12 @@ export async function runBench(args: string[]): Promise<number> {
     const t = threads[threads.length - 1];
     const turns = await cacheTurns(llm, mmproj, t);
     extra.cacheTurns = { threads: t, turns };
-    console.log(`encode cache, ${t} threads, one 448x448 image (16x, default Q8_0 vision weights), two turns:`);
+    console.log(`encode and prefix caches, ${t} threads, one 448x448 image (16x, Q8_0 vision weights), two turns:`);
     for (const [i, x] of turns.entries()) {
       console.log(
         `  turn ${i + 1}: image prep+encode ${x.encodeS.toFixed(2)} s, prefill ${x.prefillS.toFixed(2)} s, ` +
-          `time to first token ${x.ttftS.toFixed(2)} s (tiles encoded ${x.tilesEncoded}, cached ${x.tilesCached})`,
+          `time to first token ${x.ttftS.toFixed(2)} s (tiles encoded ${x.tilesEncoded}, cached ${x.tilesCached}; ` +
+          `prompt tokens cached ${x.cachedTokens})`,
       );
     }
   }
