@@ -18,6 +18,7 @@ import { TINY_VISION, visionMetadata, visionTensors } from "../engine/ts/tiny-mo
 import { createApp } from "../routes/app.ts";
 import { healthOf } from "../routes/health.ts";
 import { ModelService } from "../routes/service.ts";
+import { testServiceOptions } from "./service-options.ts";
 import { models } from "./helpers.ts";
 import { chatBody, type Replica, startReplica } from "./replica.ts";
 
@@ -57,20 +58,7 @@ async function throttledModelServer(bytesPerSecond: number): Promise<{ base: str
 }
 
 function serviceOf(load: ConstructorParameters<typeof ModelService>[0]["load"], parallel = 2, queue = 4) {
-  return new ModelService({
-    load,
-    threads: 2,
-    parallel,
-    queue,
-    modelId: "tiny",
-    repairNewlines: true,
-    maxImages: 4,
-    maxImageBytes: 1e6,
-    imageFetchTimeoutMs: 1000,
-    maxVideos: 1,
-    maxVideoBytes: 1e6,
-    maxVideoSeconds: 60,
-  });
+  return new ModelService(testServiceOptions({ load, threads: 2, parallel, queue, maxImages: 4 }));
 }
 
 test("serve: /health is 503 'downloading' with growing byte counts, then 'loading', then 200; /livez 200 throughout", async () => {

@@ -11,26 +11,15 @@ import { createServer, type ServerResponse } from "node:http";
 import { test } from "node:test";
 import { createApp } from "../routes/app.ts";
 import { ModelService, type ServiceOptions } from "../routes/service.ts";
+import { testServiceOptions } from "./service-options.ts";
 import { models } from "./helpers.ts";
 
 const m = models();
 
 function service(extra: Partial<ServiceOptions> = {}) {
-  return new ModelService({
-    load: { model: m.llm },
-    threads: 2,
-    parallel: 2,
-    queue: 2,
-    modelId: "tiny",
-    repairNewlines: true,
-    maxImages: 4,
-    maxImageBytes: 1e6,
-    imageFetchTimeoutMs: 1000,
-    maxVideos: 1,
-    maxVideoBytes: 1e6,
-    maxVideoSeconds: 60,
-    ...extra,
-  });
+  return new ModelService(
+    testServiceOptions({ load: { model: m.llm }, threads: 2, parallel: 2, queue: 2, maxImages: 4, ...extra }),
+  );
 }
 
 const chatRequest = (body: Record<string, unknown>) => ({

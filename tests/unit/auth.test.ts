@@ -8,23 +8,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createApp } from "../../routes/app.ts";
 import { ModelService } from "../../routes/service.ts";
+import { testServiceOptions } from "../service-options.ts";
 
 const KEY = "s3cret-key-0123456789";
 const MODEL = "tiny";
 
-const service = new ModelService({
-  load: { model: "/nonexistent/minicpmv-edge-unit/model.gguf" },
-  parallel: 1,
-  queue: 0,
-  modelId: MODEL,
-  repairNewlines: true,
-  maxImages: 1,
-  maxImageBytes: 1e6,
-  maxVideos: 1,
-  maxVideoBytes: 1e6,
-  maxVideoSeconds: 60,
-  imageFetchTimeoutMs: 1000,
-});
+const service = new ModelService(testServiceOptions({ modelId: MODEL }));
 const app = createApp(service, { apiKey: KEY, maxBodyBytes: 4096 });
 
 /** Every route the app serves, with a method and a body that passes validation where one is needed. */

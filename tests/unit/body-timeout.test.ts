@@ -9,22 +9,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createApp } from "../../routes/app.ts";
 import { ModelService } from "../../routes/service.ts";
+import { testServiceOptions } from "../service-options.ts";
 
 const TIMEOUT_MS = 300;
 
-const service = new ModelService({
-  load: { model: "/nonexistent/minicpmv-edge-unit/model.gguf" },
-  parallel: 1,
-  queue: 0,
-  modelId: "tiny",
-  repairNewlines: true,
-  maxImages: 1,
-  maxImageBytes: 1e6,
-  maxVideos: 1,
-  maxVideoBytes: 1e6,
-  maxVideoSeconds: 60,
-  imageFetchTimeoutMs: 1000,
-});
+const service = new ModelService(testServiceOptions());
 const app = createApp(service, { maxBodyBytes: 1e6, requestTimeoutMs: TIMEOUT_MS });
 
 /** A body that sends `head` and then nothing, ever. */

@@ -9,25 +9,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createApp } from "../../routes/app.ts";
 import { ModelService } from "../../routes/service.ts";
+import { testServiceOptions } from "../service-options.ts";
 
 const KEY = "sekret";
 const ORIGIN = "http://example.test";
 const MODEL = "tiny";
 
-const service = new ModelService({
-  load: { model: "/nonexistent/minicpmv-edge-unit/model.gguf" },
-  parallel: 1,
-  queue: 0,
-  modelId: MODEL,
-  mediaDir: "/srv/media",
-  repairNewlines: true,
-  maxImages: 2,
-  maxImageBytes: 1e6,
-  maxVideos: 1,
-  maxVideoBytes: 1e6,
-  maxVideoSeconds: 60,
-  imageFetchTimeoutMs: 1000,
-});
+const service = new ModelService(testServiceOptions({ modelId: MODEL, mediaDir: "/srv/media", maxImages: 2 }));
 const app = createApp(service, { apiKey: KEY, corsOrigins: [ORIGIN], maxBodyBytes: 4096 });
 const open = createApp(service, { corsOrigins: ["*"], maxBodyBytes: 4096 });
 const auth = { authorization: `Bearer ${KEY}` };

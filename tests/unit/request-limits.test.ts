@@ -23,6 +23,7 @@ import { checkPromptChars, REQUEST_LIMITS } from "../../routes/limits.ts";
 import * as ollama from "../../routes/ollama-request.ts";
 import * as openai from "../../routes/openai-request.ts";
 import { ModelService } from "../../routes/service.ts";
+import { testServiceOptions } from "../service-options.ts";
 
 /** The InvalidRequestError `f` throws: its message matches `pattern`, its param is `param`. */
 function refused(f: () => unknown, pattern: RegExp, param = "response_format") {
@@ -284,19 +285,7 @@ test("the prompt's text is counted over messages, tool calls and tool definition
 
 // HTTP: every limit answers 400 before the model is touched (its path does not exist)
 const MODEL = "tiny";
-const service = new ModelService({
-  load: { model: "/nonexistent/minicpmv-edge-unit/model.gguf" },
-  parallel: 1,
-  queue: 0,
-  modelId: MODEL,
-  repairNewlines: true,
-  maxImages: 2,
-  maxImageBytes: 1e6,
-  maxVideos: 1,
-  maxVideoBytes: 1e6,
-  maxVideoSeconds: 60,
-  imageFetchTimeoutMs: 1000,
-});
+const service = new ModelService(testServiceOptions({ modelId: MODEL, maxImages: 2 }));
 const app = createApp(service, { maxBodyBytes: 64 * 1024 * 1024 });
 
 async function post(path: string, body: unknown) {
